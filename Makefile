@@ -1,0 +1,45 @@
+# Journeymap: `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	DEBUG=$${DEBUG-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG-1} $(BIN)/python manage.py load_demo
+	@echo ""
+	@echo "  Journeymap is at http://$(HOST):$(PORT)/"
+	@echo "  Demo sign-ins (password: journeymap):"
+	@echo "    fiona  facilitator"
+	@echo "    sam    boutique staff (participant)"
+	@echo "    lea    boutique staff (participant)"
+	@echo "    marc   manager"
+	@echo ""
+	DEBUG=$${DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size 65536 journeymap.asgi:application
+
+test: install-test
+	$(BIN)/python -m pytest
+
+bench: install-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm

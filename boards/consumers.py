@@ -1,0 +1,65 @@
+"""The board websocket: authorise, subscribe, replay what the client missed, forward pushes.
+
+It never writes to the database. Browsers change the board through ordinary HTTP posts.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from boards import events, presence
+from workshops.models import Membership
+
+CLOSE_FORBIDDEN = 4403
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class BoardConsumer(AsyncWebsocketConsumer):
+    scenario_id: int
+    member: Membership | None = None
+    last_sent: int = 0
+
+    async def connect(self) -> None:
+        self.scenario_id = self.scope["url_route"]["kwargs"]["scenario_id"]
+        self.member = await database_sync_to_async(events.board_member)(self.scope["user"], self.scenario_id)
+        await self.accept()
+        if self.member is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        since = _int(query.get("since", [None])[0])
+        await events.subscribe(self.scenario_id, self.channel_name)
+        messages, self.last_sent = await database_sync_to_async(events.catch_up)(self.scenario_id, since)
+        for message in messages:
+            await self.send(text_data=message)
+        people = await presence.register.join(self.scenario_id, self.channel_name, presence.Person.of(self.member))
+        await events.push_presence(self.scenario_id, people)
+
+    async def disconnect(self, code: int) -> None:
+        if self.member is None:
+            return
+        await events.unsubscribe(self.scenario_id, self.channel_name)
+        people = await presence.register.leave(self.scenario_id, self.channel_name)
+        await events.push_presence(self.scenario_id, people)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # The only thing a client sends is its heartbeat; it keeps its presence fresh.
+        if self.member is not None:
+            await presence.register.touch(self.scenario_id, self.channel_name)
+
+    async def board_push(self, event: dict) -> None:
+        seq = event["seq"]
+        if seq:
+            if seq <= self.last_sent:
+                return  # already sent during catch-up
+            self.last_sent = seq
+        await self.send(text_data=event["html"])

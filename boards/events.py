@@ -1,0 +1,155 @@
+"""Board events: the ordered log of changes, and the one place that talks to the channel layer.
+
+Every write to a board calls `lock_board` first, then `append` once: the event takes the
+board's next seq, stores the HTML push that every screen will apply, and is broadcast
+only after the transaction commits. Consumers replay stored events to clients that missed them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils.html import format_html
+
+from boards.models import BoardEvent, Scenario
+
+PUSH_TYPE = "board.push"
+
+
+def group_name(scenario_id: int) -> str:
+    return f"board.{scenario_id}"
+
+
+def lock_board(scenario_id: int) -> Scenario:
+    """Lock the board's row for the rest of the transaction: writes to one board queue up here."""
+    return (
+        Scenario.objects.select_for_update(of=("self",))
+        .select_related("workshop")
+        .get(pk=scenario_id)
+    )
+
+
+def applied_event(scenario: Scenario, request_id: uuid.UUID | None) -> BoardEvent | None:
+    """The event a retried request already produced, if any."""
+    if request_id is None:
+        return None
+    return BoardEvent.objects.filter(scenario=scenario, request_id=request_id).first()
+
+
+def seq_marker(seq: int, *, reset: bool = False) -> str:
+    """The element each push starts with: it carries the seq the client checks and keeps."""
+    if reset:
+        return format_html(
+            '<span id="board-seq" data-seq="{}" data-reset hidden hx-swap-oob="true"></span>', seq
+        )
+    return format_html('<span id="board-seq" data-seq="{}" hidden hx-swap-oob="true"></span>', seq)
+
+
+def append(
+    *,
+    scenario: Scenario,
+    kind: str,
+    actor_id: int | None,
+    payload: dict[str, Any],
+    fragments: Iterable[str],
+    request_id: uuid.UUID | None = None,
+) -> BoardEvent:
+    """Append an event with the board's next seq and broadcast it once the transaction commits.
+
+    `scenario` must come from `lock_board` in the current transaction.
+    """
+    scenario.last_seq += 1
+    Scenario.objects.filter(pk=scenario.pk).update(last_seq=scenario.last_seq)
+    html = seq_marker(scenario.last_seq) + "".join(fragments)
+    event = BoardEvent.objects.create(
+        scenario=scenario,
+        seq=scenario.last_seq,
+        kind=kind,
+        payload=payload,
+        actor_id=actor_id,
+        request_id=request_id,
+        html=html,
+    )
+    scenario_id, seq = scenario.pk, event.seq
+    transaction.on_commit(lambda: broadcast(scenario_id, seq, html))
+    return event
+
+
+def broadcast(scenario_id: int, seq: int, html: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(group_name(scenario_id), {"type": PUSH_TYPE, "seq": seq, "html": html})
+
+
+def missed_events(scenario_id: int, since: int, limit: int) -> list[tuple[int, str]] | None:
+    """The pushes after `since`, in order; None when the client is too far behind to replay."""
+    rows = list(
+        BoardEvent.objects.filter(scenario_id=scenario_id, seq__gt=since)
+        .order_by("seq")
+        .values_list("seq", "html")[: limit + 1]
+    )
+    if len(rows) > limit:
+        return None
+    if rows and rows[0][0] != since + 1:
+        return None
+    return rows
+
+
+# Websocket side --------------------------------------------------------------------------------
+
+
+def board_member(user, scenario_id: int):
+    """The user's membership of the board's team, or None."""
+    from workshops.models import Membership
+
+    if not user or not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.select_related("user")
+        .filter(user=user, team__workshops__scenarios__pk=scenario_id)
+        .first()
+    )
+
+
+async def subscribe(scenario_id: int, channel_name: str) -> None:
+    await get_channel_layer().group_add(group_name(scenario_id), channel_name)
+
+
+async def unsubscribe(scenario_id: int, channel_name: str) -> None:
+    await get_channel_layer().group_discard(group_name(scenario_id), channel_name)
+
+
+def catch_up(scenario_id: int, since: int | None) -> tuple[list[str], int]:
+    """What a (re)connecting client needs: the events it missed, in order, or a fresh board.
+
+    Pushes are whole fragments (state, not deltas), so one applied twice changes nothing.
+    """
+    from django.conf import settings
+
+    from boards import render
+
+    last_seq = Scenario.objects.values_list("last_seq", flat=True).get(pk=scenario_id)
+    if since is not None and since == last_seq:
+        return [], last_seq
+    if since is not None and 0 <= since < last_seq:
+        rows = missed_events(scenario_id, since, settings.BOARD_REPLAY_LIMIT)
+        if rows is not None:
+            return [html for _, html in rows], rows[-1][0]
+    # Too far behind, ahead of the server (a restored database), or no seq: start afresh.
+    # last_seq is read before rendering, so the board is at least that new.
+    scenario = Scenario.objects.select_related("workshop").get(pk=scenario_id)
+    scenario.last_seq = last_seq
+    return [seq_marker(last_seq, reset=True) + render.board(scenario)], last_seq
+
+
+async def push_presence(scenario_id: int, people) -> None:
+    from django.template.loader import render_to_string
+
+    html = render_to_string("boards/board.html#presence", {"oob": True, "present": people})
+    await get_channel_layer().group_send(group_name(scenario_id), {"type": PUSH_TYPE, "seq": 0, "html": html})

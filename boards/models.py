@@ -1,0 +1,237 @@
+"""The journey map ("the board") of a scenario, and the event log that keeps every screen in sync."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    BOUTIQUE = "boutique", "Boutique"
+    WEBSITE = "website", "Website"
+    APP = "app", "App"
+    SOCIAL = "social", "Social"
+    CHAT = "chat", "Chat"
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    EVENT = "event", "Event"
+    DELIVERY = "delivery", "Delivery"
+    OTHER = "other", "Other"
+
+
+class MomentOfTruth(models.TextChoices):
+    NONE = "none", "—"
+    POSITIVE = "positive", "Positive moment of truth"
+    NEGATIVE = "negative", "Negative moment of truth"
+
+
+class NoteKind(models.TextChoices):
+    OBSERVATION = "observation", "Observation"
+    FRICTION = "friction", "Friction"
+    IDEA = "idea", "Idea"
+    QUESTION = "question", "Question"
+    DELIGHT = "delight", "Delight"
+
+
+EMOTION_LABELS = {-2: "Very negative", -1: "Negative", 0: "Neutral", 1: "Positive", 2: "Very positive"}
+
+
+class Scenario(models.Model):
+    """A customer scenario mapped in a workshop. Its journey map is the board."""
+
+    workshop = models.ForeignKey("workshops.Workshop", on_delete=models.CASCADE, related_name="scenarios")
+    persona = models.ForeignKey(
+        "workshops.Persona", null=True, blank=True, on_delete=models.SET_NULL, related_name="scenarios"
+    )
+    title = models.CharField(max_length=160)
+    description = models.TextField(blank=True, max_length=2000)
+    template_key = models.CharField(max_length=40, blank=True)
+    # The seq of the newest BoardEvent; bumped under a row lock by every write.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def team_id(self) -> int:
+        return self.workshop.team_id
+
+
+class Phase(models.Model):
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="phases")
+    order = models.PositiveIntegerField()
+    name = models.CharField(max_length=80)
+    goal = models.CharField("customer's goal", max_length=240, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["scenario", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["scenario", "order"], name="phase_unique_order"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MicroInteraction(models.Model):
+    """One thing the customer does, on one channel, within a phase."""
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="interactions")
+    order = models.PositiveIntegerField()
+    action = models.CharField("what the customer does", max_length=200)
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.BOUTIQUE)
+    emotion = models.SmallIntegerField(null=True, blank=True)
+    moment_of_truth = models.CharField(
+        max_length=10, choices=MomentOfTruth.choices, default=MomentOfTruth.NONE
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["phase", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["phase", "order"], name="interaction_unique_order"),
+            models.CheckConstraint(
+                condition=models.Q(emotion__gte=-2, emotion__lte=2) | models.Q(emotion__isnull=True),
+                name="interaction_emotion_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="interaction_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(moment_of_truth__in=MomentOfTruth.values),
+                name="interaction_mot_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.action
+
+    @property
+    def emotion_label(self) -> str:
+        return EMOTION_LABELS.get(self.emotion, "Not rated") if self.emotion is not None else "Not rated"
+
+
+class Note(models.Model):
+    """A sticky note, on a micro-interaction or directly on a phase."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="notes")
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="notes")
+    micro_interaction = models.ForeignKey(
+        MicroInteraction, null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        "workshops.Membership", null=True, on_delete=models.SET_NULL, related_name="notes"
+    )
+    kind = models.CharField(max_length=12, choices=NoteKind.choices, default=NoteKind.OBSERVATION)
+    text = models.CharField(max_length=500)
+    order = models.PositiveIntegerField()
+    version = models.PositiveIntegerField(default=1)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=NoteKind.values), name="note_kind_valid"),
+            models.UniqueConstraint(
+                fields=["micro_interaction", "order"],
+                condition=models.Q(micro_interaction__isnull=False),
+                name="note_unique_order_in_interaction",
+            ),
+            models.UniqueConstraint(
+                fields=["phase", "order"],
+                condition=models.Q(micro_interaction__isnull=True),
+                name="note_unique_order_in_phase",
+            ),
+        ]
+        indexes = [models.Index(fields=["scenario", "kind"], name="note_scenario_kind")]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    @property
+    def container_id(self) -> str:
+        """The DOM id of the list this note sits in."""
+        if self.micro_interaction_id:
+            return f"notes-mi-{self.micro_interaction_id}"
+        return f"notes-phase-{self.phase_id}"
+
+
+class VotingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    REVEALED = "revealed", "Revealed"
+
+
+class VotingRound(models.Model):
+    """A dot-voting round on a board's friction notes."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="voting_rounds")
+    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    budget = models.PositiveSmallIntegerField(default=3)
+    cap_per_note = models.PositiveSmallIntegerField(default=2)
+    status = models.CharField(max_length=10, choices=VotingStatus.choices, default=VotingStatus.OPEN)
+    opened_by = models.ForeignKey("workshops.Membership", null=True, on_delete=models.SET_NULL, related_name="+")
+    opened = models.DateTimeField(default=timezone.now)
+    closed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(budget__gte=1), name="round_budget_positive"),
+            models.CheckConstraint(condition=models.Q(cap_per_note__gte=1), name="round_cap_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=VotingStatus.values), name="round_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["scenario"], condition=models.Q(status="open"), name="round_one_open_per_board"
+            ),
+        ]
+
+
+class Vote(models.Model):
+    """The dots one person put on one note in one round. Anonymous to everyone but its voter."""
+
+    round = models.ForeignKey(VotingRound, on_delete=models.CASCADE, related_name="votes")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey("workshops.Membership", on_delete=models.CASCADE, related_name="votes")
+    dots = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "note", "voter"], name="vote_unique_per_note"),
+            models.CheckConstraint(condition=models.Q(dots__gte=1), name="vote_dots_positive"),
+        ]
+
+
+class BoardEvent(models.Model):
+    """One change to a board, in order. `html` is the push every screen applies, rendered once."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    actor = models.ForeignKey("workshops.Membership", null=True, on_delete=models.SET_NULL, related_name="+")
+    # The client-generated id of the request that caused it: a retried post takes effect once.
+    request_id = models.UUIDField(null=True, blank=True)
+    html = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["scenario", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["scenario", "seq"], name="event_unique_seq"),
+            models.UniqueConstraint(
+                fields=["scenario", "request_id"],
+                condition=models.Q(request_id__isnull=False),
+                name="event_unique_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scenario_id}#{self.seq} {self.kind}"

@@ -1,0 +1,577 @@
+"""The one write path for boards. One function per operation: check, write, append an event.
+
+Every function takes keyword arguments only, starts its own transaction, locks the board
+(so writes to one board are serialised and seq has no gaps), validates, writes, and appends
+exactly one BoardEvent whose push is broadcast after commit. `request_id` makes a retried
+post take effect once; `version` makes a concurrent edit fail loudly instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from boards import events, render
+from boards.journey_templates import TEMPLATES
+from boards.models import Channel, MicroInteraction, MomentOfTruth, Note, NoteKind, Phase, Scenario
+from workshops.models import Membership, Persona, Workshop
+
+NOTE_MAX_LENGTH = 500
+RENUMBER_OFFSET = 1_000_000_000
+PARKED_ORDER = 2_000_000_000
+
+
+class Conflict(Exception):
+    """Somebody else changed the object since the client loaded it."""
+
+    def __init__(self, current: Any, message: str = "Someone else changed this in the meantime."):
+        super().__init__(message)
+        self.current = current
+        self.message = message
+
+
+# Permission checks ---------------------------------------------------------------------------
+
+
+def require_member(actor: Membership, scenario: Scenario) -> None:
+    if actor.team_id != scenario.workshop.team_id:
+        raise PermissionDenied("You are not a member of this workshop's team.")
+
+
+def require_facilitator(actor: Membership, scenario: Scenario) -> None:
+    require_member(actor, scenario)
+    if not actor.is_facilitator:
+        raise PermissionDenied("Only a facilitator can do this.")
+
+
+def can_edit_note(actor: Membership, note: Note) -> bool:
+    return actor.is_facilitator or (note.author_id is not None and note.author_id == actor.pk)
+
+
+def require_note_editor(actor: Membership, note: Note, scenario: Scenario) -> None:
+    require_member(actor, scenario)
+    if not can_edit_note(actor, note):
+        raise PermissionDenied("You can only change your own notes.")
+
+
+# Helpers -------------------------------------------------------------------------------------
+
+
+def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
+    value = " ".join((value or "").split()) if "\n" not in (value or "") else (value or "").strip()
+    if required and not value:
+        raise ValidationError({field: "This can't be empty."})
+    if len(value) > max_length:
+        raise ValidationError({field: f"Keep it under {max_length} characters (it has {len(value)})."})
+    return value
+
+
+def _renumber(model: type, items: list[Any]) -> None:
+    """Give `items` (a whole container, in the wanted order) orders 0..n-1 without ever
+    breaking the unique (container, order) constraint: park them far away, then set them."""
+    if not items:
+        return
+    for i, item in enumerate(items):
+        item.order = RENUMBER_OFFSET + i
+    model.objects.bulk_update(items, ["order"])
+    for i, item in enumerate(items):
+        item.order = i
+    model.objects.bulk_update(items, ["order"])
+
+
+def _next_order(qs) -> int:
+    current = qs.aggregate(m=Max("order"))["m"]
+    return 0 if current is None else current + 1
+
+
+def _clamp(position: int | None, size: int) -> int:
+    if position is None or position > size:
+        return size
+    return max(0, position)
+
+
+# Scenarios -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_scenario(
+    *,
+    actor: Membership,
+    workshop: Workshop,
+    title: str,
+    description: str = "",
+    persona: Persona | None = None,
+    template_key: str = "",
+) -> Scenario:
+    """Create a scenario's board, blank or with a journey template's phases and interactions."""
+    if actor.team_id != workshop.team_id or not actor.is_facilitator:
+        raise PermissionDenied("Only a facilitator of this team can add a scenario.")
+    if persona is not None and persona.team_id != workshop.team_id:
+        raise ValidationError({"persona": "Pick one of this team's personas."})
+    if template_key and template_key not in TEMPLATES:
+        raise ValidationError({"template": "Unknown journey template."})
+    scenario = Scenario.objects.create(
+        workshop=workshop,
+        persona=persona,
+        title=clean_text(title, field="title", max_length=160),
+        description=clean_text(description, field="description", max_length=2000, required=False),
+        template_key=template_key,
+    )
+    if template_key:
+        template = TEMPLATES[template_key]
+        phases = Phase.objects.bulk_create(
+            Phase(scenario=scenario, order=i, name=p.name, goal=p.goal)
+            for i, p in enumerate(template.phases)
+        )
+        MicroInteraction.objects.bulk_create(
+            MicroInteraction(phase=phase, order=j, action=mi.action, channel=mi.channel)
+            for phase, p in zip(phases, template.phases, strict=True)
+            for j, mi in enumerate(p.interactions)
+        )
+    scenario = events.lock_board(scenario.pk)
+    events.append(
+        scenario=scenario,
+        kind="scenario.created",
+        actor_id=actor.pk,
+        payload={"template": template_key},
+        fragments=[],
+    )
+    return scenario
+
+
+@transaction.atomic
+def update_scenario(
+    *,
+    actor: Membership,
+    scenario: Scenario,
+    title: str,
+    description: str,
+    persona: Persona | None,
+) -> Scenario:
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if persona is not None and persona.team_id != scenario.workshop.team_id:
+        raise ValidationError({"persona": "Pick one of this team's personas."})
+    scenario.title = clean_text(title, field="title", max_length=160)
+    scenario.description = clean_text(description, field="description", max_length=2000, required=False)
+    scenario.persona = persona
+    scenario.save(update_fields=["title", "description", "persona"])
+    events.append(
+        scenario=scenario,
+        kind="scenario.updated",
+        actor_id=actor.pk,
+        payload={"title": scenario.title},
+        fragments=[render.scenario_header(scenario)],
+    )
+    return scenario
+
+
+# Phases --------------------------------------------------------------------------------------
+
+
+def _phase_fields(name: str, goal: str) -> tuple[str, str]:
+    return (
+        clean_text(name, field="name", max_length=80),
+        clean_text(goal, field="goal", max_length=240, required=False),
+    )
+
+
+@transaction.atomic
+def add_phase(
+    *,
+    actor: Membership,
+    scenario: Scenario,
+    name: str,
+    goal: str = "",
+    position: int | None = None,
+    request_id: uuid.UUID | None = None,
+) -> Phase:
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        return Phase.objects.get(pk=done.payload["phase"])
+    name, goal = _phase_fields(name, goal)
+    phases = list(scenario.phases.order_by("order"))
+    phase = Phase.objects.create(scenario=scenario, order=_next_order(scenario.phases), name=name, goal=goal)
+    position = _clamp(position, len(phases))
+    if position < len(phases):
+        phases.insert(position, phase)
+        _renumber(Phase, phases)
+    phase.interaction_list, phase.note_list = [], []
+    events.append(
+        scenario=scenario,
+        kind="phase.added",
+        actor_id=actor.pk,
+        payload={"phase": phase.pk, "name": name},
+        fragments=[render.board(scenario)],
+        request_id=request_id,
+    )
+    return phase
+
+
+@transaction.atomic
+def update_phase(
+    *,
+    actor: Membership,
+    phase: Phase,
+    name: str,
+    goal: str,
+    version: int,
+    request_id: uuid.UUID | None = None,
+) -> Phase:
+    scenario = events.lock_board(phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return Phase.objects.get(pk=phase.pk)
+    current = Phase.objects.get(pk=phase.pk)
+    if current.version != version:
+        raise Conflict(current, "Someone else renamed this phase in the meantime.")
+    current.name, current.goal = _phase_fields(name, goal)
+    current.version += 1
+    current.save(update_fields=["name", "goal", "version"])
+    events.append(
+        scenario=scenario,
+        kind="phase.updated",
+        actor_id=actor.pk,
+        payload={"phase": current.pk, "name": current.name},
+        fragments=[render.phase_header(current)],
+        request_id=request_id,
+    )
+    return current
+
+
+@transaction.atomic
+def move_phase(
+    *, actor: Membership, phase: Phase, position: int, request_id: uuid.UUID | None = None
+) -> Phase:
+    scenario = events.lock_board(phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return Phase.objects.get(pk=phase.pk)
+    phases = [p for p in scenario.phases.order_by("order") if p.pk != phase.pk]
+    phase = Phase.objects.get(pk=phase.pk)
+    phases.insert(_clamp(position, len(phases)), phase)
+    _renumber(Phase, phases)
+    events.append(
+        scenario=scenario,
+        kind="phase.moved",
+        actor_id=actor.pk,
+        payload={"phase": phase.pk, "position": phase.order},
+        fragments=[render.board(scenario)],
+        request_id=request_id,
+    )
+    return phase
+
+
+# Micro-interactions --------------------------------------------------------------------------
+
+
+def _interaction_fields(action: str, channel: str, emotion: int | None, moment_of_truth: str):
+    action = clean_text(action, field="action", max_length=200)
+    if channel not in Channel.values:
+        raise ValidationError({"channel": "Pick a channel from the list."})
+    if emotion is not None and not -2 <= emotion <= 2:
+        raise ValidationError({"emotion": "Emotion goes from -2 (very negative) to +2 (very positive)."})
+    if moment_of_truth not in MomentOfTruth.values:
+        raise ValidationError({"moment_of_truth": "Pick none, positive or negative."})
+    return action, channel, emotion, moment_of_truth
+
+
+@transaction.atomic
+def add_micro_interaction(
+    *,
+    actor: Membership,
+    phase: Phase,
+    action: str,
+    channel: str,
+    emotion: int | None = None,
+    moment_of_truth: str = MomentOfTruth.NONE,
+    request_id: uuid.UUID | None = None,
+) -> MicroInteraction:
+    scenario = events.lock_board(phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        return MicroInteraction.objects.get(pk=done.payload["interaction"])
+    action, channel, emotion, moment_of_truth = _interaction_fields(action, channel, emotion, moment_of_truth)
+    mi = MicroInteraction.objects.create(
+        phase=phase,
+        order=_next_order(phase.interactions),
+        action=action,
+        channel=channel,
+        emotion=emotion,
+        moment_of_truth=moment_of_truth,
+    )
+    events.append(
+        scenario=scenario,
+        kind="interaction.added",
+        actor_id=actor.pk,
+        payload={"interaction": mi.pk, "phase": phase.pk, "action": action},
+        fragments=[render.phase_column(Phase.objects.get(pk=phase.pk))],
+        request_id=request_id,
+    )
+    return mi
+
+
+@transaction.atomic
+def update_micro_interaction(
+    *,
+    actor: Membership,
+    interaction: MicroInteraction,
+    action: str,
+    channel: str,
+    emotion: int | None,
+    moment_of_truth: str,
+    version: int,
+    request_id: uuid.UUID | None = None,
+) -> MicroInteraction:
+    scenario = events.lock_board(interaction.phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return MicroInteraction.objects.get(pk=interaction.pk)
+    current = MicroInteraction.objects.get(pk=interaction.pk)
+    if current.version != version:
+        raise Conflict(current, "Someone else changed this micro-interaction in the meantime.")
+    current.action, current.channel, current.emotion, current.moment_of_truth = _interaction_fields(
+        action, channel, emotion, moment_of_truth
+    )
+    current.version += 1
+    current.save(update_fields=["action", "channel", "emotion", "moment_of_truth", "version"])
+    events.append(
+        scenario=scenario,
+        kind="interaction.updated",
+        actor_id=actor.pk,
+        payload={"interaction": current.pk, "emotion": current.emotion},
+        fragments=[render.interaction_header(current)],
+        request_id=request_id,
+    )
+    return current
+
+
+@transaction.atomic
+def rate_micro_interaction(
+    *,
+    actor: Membership,
+    interaction: MicroInteraction,
+    emotion: int | None,
+    moment_of_truth: str,
+    request_id: uuid.UUID | None = None,
+) -> MicroInteraction:
+    """Set the emotion and moment of truth: an absolute set, so it needs no version."""
+    scenario = events.lock_board(interaction.phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return MicroInteraction.objects.get(pk=interaction.pk)
+    current = MicroInteraction.objects.get(pk=interaction.pk)
+    _, _, current.emotion, current.moment_of_truth = _interaction_fields(
+        current.action, current.channel, emotion, moment_of_truth
+    )
+    current.version += 1
+    current.save(update_fields=["emotion", "moment_of_truth", "version"])
+    events.append(
+        scenario=scenario,
+        kind="interaction.rated",
+        actor_id=actor.pk,
+        payload={"interaction": current.pk, "emotion": current.emotion, "moment_of_truth": moment_of_truth},
+        fragments=[render.interaction_header(current)],
+        request_id=request_id,
+    )
+    return current
+
+
+@transaction.atomic
+def move_micro_interaction(
+    *,
+    actor: Membership,
+    interaction: MicroInteraction,
+    position: int,
+    request_id: uuid.UUID | None = None,
+) -> MicroInteraction:
+    """Reorder a micro-interaction within its phase."""
+    scenario = events.lock_board(interaction.phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return MicroInteraction.objects.get(pk=interaction.pk)
+    interaction = MicroInteraction.objects.select_related("phase").get(pk=interaction.pk)
+    siblings = [m for m in interaction.phase.interactions.order_by("order") if m.pk != interaction.pk]
+    siblings.insert(_clamp(position, len(siblings)), interaction)
+    _renumber(MicroInteraction, siblings)
+    events.append(
+        scenario=scenario,
+        kind="interaction.moved",
+        actor_id=actor.pk,
+        payload={"interaction": interaction.pk, "position": interaction.order},
+        fragments=[render.phase_column(interaction.phase)],
+        request_id=request_id,
+    )
+    return interaction
+
+
+# Notes ---------------------------------------------------------------------------------------
+
+
+def _check_target(scenario: Scenario, phase: Phase, micro_interaction: MicroInteraction | None) -> None:
+    if phase.scenario_id != scenario.pk:
+        raise ValidationError({"phase": "That phase is not on this board."})
+    if micro_interaction is not None and micro_interaction.phase_id != phase.pk:
+        raise ValidationError({"micro_interaction": "That micro-interaction is not in this phase."})
+
+
+def _container(phase_id: int, micro_interaction_id: int | None):
+    if micro_interaction_id:
+        return Note.objects.filter(micro_interaction_id=micro_interaction_id)
+    return Note.objects.filter(phase_id=phase_id, micro_interaction__isnull=True)
+
+
+@transaction.atomic
+def add_note(
+    *,
+    actor: Membership,
+    scenario: Scenario,
+    phase: Phase,
+    micro_interaction: MicroInteraction | None = None,
+    kind: str,
+    text: str,
+    request_id: uuid.UUID | None = None,
+) -> Note:
+    scenario = events.lock_board(scenario.pk)
+    require_member(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        return Note.objects.get(pk=done.payload["note"])
+    _check_target(scenario, phase, micro_interaction)
+    if kind not in NoteKind.values:
+        raise ValidationError({"kind": "Pick a kind of note."})
+    text = clean_text(text, field="text", max_length=NOTE_MAX_LENGTH)
+    mi_id = micro_interaction.pk if micro_interaction else None
+    note = Note.objects.create(
+        scenario=scenario,
+        phase=phase,
+        micro_interaction=micro_interaction,
+        author=actor,
+        kind=kind,
+        text=text,
+        order=_next_order(_container(phase.pk, mi_id)),
+    )
+    events.append(
+        scenario=scenario,
+        kind="note.added",
+        actor_id=actor.pk,
+        payload={"note": note.pk, "kind": kind, "text": text, "phase": phase.pk, "interaction": mi_id},
+        fragments=[render.note_list(phase_id=phase.pk, micro_interaction_id=mi_id)],
+        request_id=request_id,
+    )
+    return note
+
+
+def _locked_note(note_id: int) -> tuple[Scenario, Note]:
+    """Lock the note's board and read the note afresh; ValidationError if it is gone."""
+    scenario_id = Note.objects.filter(pk=note_id).values_list("scenario_id", flat=True).first()
+    if scenario_id is not None:
+        scenario = events.lock_board(scenario_id)
+        note = Note.objects.select_related("author__user").filter(pk=note_id).first()
+        if note is not None:
+            return scenario, note
+    raise ValidationError("This note has been deleted in the meantime.", code="gone")
+
+
+@transaction.atomic
+def edit_note(
+    *,
+    actor: Membership,
+    note: Note,
+    text: str,
+    kind: str,
+    version: int,
+    request_id: uuid.UUID | None = None,
+) -> Note:
+    scenario, current = _locked_note(note.pk)
+    require_note_editor(actor, current, scenario)
+    if events.applied_event(scenario, request_id):
+        return current
+    if current.version != version:
+        raise Conflict(current, "Someone else edited this note while you were typing.")
+    if kind not in NoteKind.values:
+        raise ValidationError({"kind": "Pick a kind of note."})
+    current.text = clean_text(text, field="text", max_length=NOTE_MAX_LENGTH)
+    current.kind = kind
+    current.version += 1
+    current.updated = timezone.now()
+    current.save(update_fields=["text", "kind", "version", "updated"])
+    events.append(
+        scenario=scenario,
+        kind="note.edited",
+        actor_id=actor.pk,
+        payload={"note": current.pk, "text": current.text, "kind": kind, "version": current.version},
+        fragments=[render.note(current)],
+        request_id=request_id,
+    )
+    return current
+
+
+@transaction.atomic
+def move_note(
+    *,
+    actor: Membership,
+    note: Note,
+    phase: Phase,
+    micro_interaction: MicroInteraction | None = None,
+    position: int | None = None,
+    request_id: uuid.UUID | None = None,
+) -> Note:
+    """Move a note to another micro-interaction or phase, or reorder it where it is."""
+    scenario, current = _locked_note(note.pk)
+    require_note_editor(actor, current, scenario)
+    if events.applied_event(scenario, request_id):
+        return current
+    _check_target(scenario, phase, micro_interaction)
+    old = (current.phase_id, current.micro_interaction_id)
+    new_mi_id = micro_interaction.pk if micro_interaction else None
+    new = (phase.pk, new_mi_id)
+    # Park the note in its new container first, so neither renumbering collides with it.
+    current.phase_id, current.micro_interaction_id = new
+    current.order = PARKED_ORDER
+    current.version += 1
+    current.updated = timezone.now()
+    current.save(update_fields=["phase", "micro_interaction", "order", "version", "updated"])
+    if old != new:
+        _renumber(Note, list(_container(*old).order_by("order", "pk")))
+    siblings = list(_container(*new).exclude(pk=current.pk).order_by("order", "pk"))
+    siblings.insert(_clamp(position, len(siblings)), current)
+    _renumber(Note, siblings)
+    fragments = [render.note_list(phase_id=phase.pk, micro_interaction_id=new_mi_id)]
+    if old != new:
+        fragments.append(render.note_list(phase_id=old[0], micro_interaction_id=old[1]))
+    events.append(
+        scenario=scenario,
+        kind="note.moved",
+        actor_id=actor.pk,
+        payload={"note": current.pk, "from": list(old), "to": list(new), "position": current.order},
+        fragments=fragments,
+        request_id=request_id,
+    )
+    return current
+
+
+@transaction.atomic
+def delete_note(*, actor: Membership, note: Note, request_id: uuid.UUID | None = None) -> None:
+    try:
+        scenario, current = _locked_note(note.pk)
+    except ValidationError:
+        return  # already gone: deleting twice is not an error
+    require_note_editor(actor, current, scenario)
+    container = (current.phase_id, current.micro_interaction_id)
+    text = current.text
+    current.delete()
+    _renumber(Note, list(_container(*container).order_by("order", "pk")))
+    events.append(
+        scenario=scenario,
+        kind="note.deleted",
+        actor_id=actor.pk,
+        payload={"note": note.pk, "text": text},
+        fragments=[render.note_list(phase_id=container[0], micro_interaction_id=container[1])],
+        request_id=request_id,
+    )

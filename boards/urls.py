@@ -1,0 +1,21 @@
+from django.urls import path
+
+from boards import views
+
+urlpatterns = [
+    path("boards/<int:pk>/", views.board, name="board"),
+    path("ws/boards/<int:pk>/", views.board_ws, name="board-ws"),
+    path("boards/<int:pk>/notes/", views.note_create, name="note-create"),
+    path("boards/<int:pk>/notes/new/", views.note_add, name="note-add"),
+    path("boards/<int:pk>/capture/interactions/", views.capture_interactions, name="capture-interactions"),
+    path("boards/<int:pk>/phases/new/", views.phase_add, name="phase-add"),
+    path("notes/<int:pk>/edit/", views.note_edit, name="note-edit"),
+    path("notes/<int:pk>/move/", views.note_move, name="note-move"),
+    path("notes/<int:pk>/reorder/", views.note_reorder, name="note-reorder"),
+    path("notes/<int:pk>/delete/", views.note_delete, name="note-delete"),
+    path("phases/<int:pk>/edit/", views.phase_edit, name="phase-edit"),
+    path("phases/<int:pk>/move/", views.phase_move, name="phase-move"),
+    path("phases/<int:pk>/interactions/new/", views.interaction_add, name="interaction-add"),
+    path("interactions/<int:pk>/edit/", views.interaction_edit, name="interaction-edit"),
+    path("interactions/<int:pk>/move/", views.interaction_move, name="interaction-move"),
+]

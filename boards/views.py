@@ -1,0 +1,424 @@
+"""Board pages and the htmx posts that change a board. Each write calls one service function."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from boards import render as fragments
+from boards import services
+from boards.forms import (
+    IdempotentForm,
+    InteractionForm,
+    MoveForm,
+    NoteEditForm,
+    NoteForm,
+    NoteMoveForm,
+    PhaseForm,
+    add_service_errors,
+)
+from boards.models import MicroInteraction, NoteKind, Phase
+from workshops import access
+
+PAGE = "boards/board.html"
+
+
+def _dialog(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    return render(request, f"{PAGE}#dialog-form", context, status=status)
+
+
+def _done() -> HttpResponse:
+    """A dialog's post succeeded: close it. The change itself arrives through the websocket."""
+    return trigger_client_event(HttpResponse(status=204), "dialog:close")
+
+
+def _target(scenario, phase_id: int | None, interaction_id: int | None):
+    """The phase and micro-interaction a note goes to, both checked to be on this board."""
+    if interaction_id:
+        mi = MicroInteraction.objects.select_related("phase").filter(
+            pk=interaction_id, phase__scenario=scenario
+        ).first()
+        if mi is None:
+            raise ValidationError({"interaction": "That micro-interaction is no longer on this board."})
+        return mi.phase, mi
+    phase = Phase.objects.filter(pk=phase_id, scenario=scenario).first()
+    if phase is None:
+        raise ValidationError({"phase": "That phase is no longer on this board."})
+    return phase, None
+
+
+# The board -------------------------------------------------------------------------------------
+
+
+def _capture_context(scenario, *, phase_id=None, interaction_id=None, kind=NoteKind.OBSERVATION, text="", errors=(), sent=False):
+    phases = list(scenario.phases.order_by("order"))
+    if phase_id is None and phases:
+        phase_id = phases[0].pk
+    interactions = list(MicroInteraction.objects.filter(phase_id=phase_id).order_by("order")) if phase_id else []
+    return {
+        "phases": phases,
+        "phase_id": phase_id,
+        "interactions": interactions,
+        "interaction_id": interaction_id,
+        "kind": kind,
+        "text": text,
+        "errors": list(errors),
+        "sent": sent,
+    }
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = access.get_scenario(request.user, pk)
+    context = fragments.board_context(scenario)  # last_seq was read before the board: see events.catch_up
+    context.update(member=member, capture=_capture_context(scenario), present=[])
+    return render(request, PAGE, context)
+
+
+@require_GET
+def board_ws(request: HttpRequest, pk: int) -> HttpResponse:
+    return HttpResponseBadRequest("This address is for the board's websocket.")
+
+
+@login_required
+@require_GET
+def capture_interactions(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, _ = access.get_scenario(request.user, pk)
+    try:
+        phase_id = int(request.GET.get("phase", ""))
+    except ValueError:
+        phase_id = None
+    if not scenario.phases.filter(pk=phase_id).exists():
+        raise Http404
+    return render(request, f"{PAGE}#capture-interactions", {"capture": _capture_context(scenario, phase_id=phase_id)})
+
+
+@login_required
+@require_POST
+def note_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """The capture form: a note from anyone on the team, phone or laptop."""
+    scenario, member = access.get_scenario(request.user, pk)
+    data = request.POST.copy()
+    data.setdefault("kind", NoteKind.OBSERVATION)
+    form = NoteForm(data)
+    errors: list[str] = []
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            phase, mi = _target(scenario, d["phase"], d["interaction"])
+            services.add_note(
+                actor=member, scenario=scenario, phase=phase, micro_interaction=mi,
+                kind=d["kind"], text=d["text"], request_id=d["request_id"],
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            if not request.htmx:
+                messages.success(request, "Your note is on the board.")
+                return redirect("board", pk=scenario.pk)
+            ctx = _capture_context(scenario, phase_id=phase.pk, interaction_id=mi.pk if mi else None, kind=d["kind"], sent=True)
+            return render(request, f"{PAGE}#capture-form", {"capture": ctx, "kinds": NoteKind.choices, "scenario": scenario})
+    else:
+        errors = [e for errs in form.errors.values() for e in errs]
+    ctx = _capture_context(
+        scenario,
+        phase_id=form.cleaned_data.get("phase") if hasattr(form, "cleaned_data") else None,
+        interaction_id=form.cleaned_data.get("interaction") if hasattr(form, "cleaned_data") else None,
+        kind=data.get("kind"),
+        text=data.get("text", ""),
+        errors=errors,
+    )
+    if not request.htmx:
+        for e in errors:
+            messages.error(request, e)
+        return redirect("board", pk=scenario.pk)
+    return render(request, f"{PAGE}#capture-form", {"capture": ctx, "kinds": NoteKind.choices, "scenario": scenario}, status=422)
+
+
+# Notes -------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """"+ Note" on one micro-interaction or phase, in the dialog."""
+    scenario, member = access.get_scenario(request.user, pk)
+    if request.method == "POST":
+        form = NoteForm(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                phase, mi = _target(scenario, d["phase"], d["interaction"])
+                services.add_note(
+                    actor=member, scenario=scenario, phase=phase, micro_interaction=mi,
+                    kind=d["kind"], text=d["text"], request_id=d["request_id"],
+                )
+                return _done()
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+        status = 422
+    else:
+        try:
+            phase, mi = _target(scenario, _int(request.GET.get("phase")), _int(request.GET.get("interaction")))
+        except ValidationError:
+            raise Http404 from None
+        form = NoteForm(initial={"phase": phase.pk, "interaction": mi.pk if mi else None})
+        status = 200
+    where = form["interaction"].value() or form["phase"].value()
+    return _dialog(request, {
+        "title": "Add a note", "form": form, "action": reverse("note-add", args=[scenario.pk]),
+        "submit": "Add note", "where": where,
+    }, status)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    note, member = access.get_note(request.user, pk)
+    services.require_note_editor(member, note, note.scenario)
+    context: dict[str, Any] = {"title": "Edit note", "action": reverse("note-edit", args=[note.pk]), "submit": "Save"}
+    status = 200
+    if request.method == "POST":
+        form = NoteEditForm(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                services.edit_note(
+                    actor=member, note=note, text=d["text"], kind=d["kind"],
+                    version=d["version"], request_id=d["request_id"],
+                )
+                return _done()
+            except services.Conflict as exc:
+                current = exc.current
+                context.update(conflict=exc.message, current=current)
+                # Keep what they typed; saving again now knowingly replaces the current text.
+                data = request.POST.copy()
+                data["version"] = current.version
+                form = NoteEditForm(data)
+                return _dialog(request, {**context, "form": form}, 409)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+        status = 422
+    else:
+        form = NoteEditForm(initial={"text": note.text, "kind": note.kind, "version": note.version})
+    return _dialog(request, {**context, "form": form}, status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """The keyboard- and touch-friendly "Move to…" alternative to drag and drop."""
+    note, member = access.get_note(request.user, pk)
+    services.require_note_editor(member, note, note.scenario)
+    phases = fragments.board_context(note.scenario)["phases"]
+    status = 200
+    if request.method == "POST":
+        form = NoteMoveForm(request.POST, phases=phases)
+        if form.is_valid():
+            kind, target_pk = form.target_parts()
+            try:
+                phase, mi = _target(note.scenario, target_pk if kind == "phase" else None, target_pk if kind == "mi" else None)
+                services.move_note(
+                    actor=member, note=note, phase=phase, micro_interaction=mi,
+                    position=form.cleaned_data["position"], request_id=form.cleaned_data["request_id"],
+                )
+                return _done()
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+        status = 422
+    else:
+        current = f"mi:{note.micro_interaction_id}" if note.micro_interaction_id else f"phase:{note.phase_id}"
+        form = NoteMoveForm(initial={"target": current}, phases=phases)
+    return _dialog(request, {
+        "title": "Move note", "form": form, "action": reverse("note-move", args=[note.pk]),
+        "submit": "Move", "quote": note.text,
+    }, status)
+
+
+@login_required
+@require_POST
+def note_reorder(request: HttpRequest, pk: int) -> HttpResponse:
+    """Drag and drop: move a note to a container and position in one post."""
+    note, member = access.get_note(request.user, pk)
+    form = NoteForm({**request.POST.dict(), "kind": note.kind, "text": note.text})
+    if not form.is_valid():
+        return HttpResponse("Can't move the note there.", status=422)
+    d = form.cleaned_data
+    try:
+        phase, mi = _target(note.scenario, d["phase"], d["interaction"])
+        services.move_note(
+            actor=member, note=note, phase=phase, micro_interaction=mi,
+            position=_int(request.POST.get("position")), request_id=d["request_id"],
+        )
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=422)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    note, member = access.get_note(request.user, pk)
+    services.require_note_editor(member, note, note.scenario)
+    if request.method == "POST":
+        services.delete_note(actor=member, note=note, request_id=_uuid(request.POST.get("request_id")))
+        return _done()
+    return _dialog(request, {
+        "title": "Delete this note?", "form": IdempotentForm(), "action": reverse("note-delete", args=[note.pk]),
+        "submit": "Delete", "danger": True, "quote": note.text,
+    })
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+# Phases and micro-interactions (facilitators) ---------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def phase_add(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = access.get_scenario(request.user, pk)
+    access.require_facilitator(member)
+    form = PhaseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.add_phase(actor=member, scenario=scenario, name=d["name"], goal=d["goal"], request_id=d["request_id"])
+            return _done()
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    return _dialog(request, {
+        "title": "Add a phase", "form": form, "action": reverse("phase-add", args=[scenario.pk]), "submit": "Add phase",
+    }, 422 if request.method == "POST" else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    phase, member = access.get_phase(request.user, pk)
+    access.require_facilitator(member)
+    context: dict[str, Any] = {"title": "Edit phase", "action": reverse("phase-edit", args=[phase.pk]), "submit": "Save"}
+    if request.method == "POST":
+        form = PhaseForm(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                services.update_phase(
+                    actor=member, phase=phase, name=d["name"], goal=d["goal"],
+                    version=d["version"] or 0, request_id=d["request_id"],
+                )
+                return _done()
+            except services.Conflict as exc:
+                data = request.POST.copy()
+                data["version"] = exc.current.version
+                return _dialog(request, {**context, "form": PhaseForm(data), "conflict": exc.message,
+                                         "current": exc.current}, 409)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+        return _dialog(request, {**context, "form": form}, 422)
+    form = PhaseForm(initial={"name": phase.name, "goal": phase.goal, "version": phase.version})
+    return _dialog(request, {**context, "form": form})
+
+
+@login_required
+@require_POST
+def phase_move(request: HttpRequest, pk: int) -> HttpResponse:
+    phase, member = access.get_phase(request.user, pk)
+    access.require_facilitator(member)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Pick a position.", status=422)
+    services.move_phase(actor=member, phase=phase, position=form.cleaned_data["position"],
+                        request_id=form.cleaned_data["request_id"])
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def interaction_add(request: HttpRequest, pk: int) -> HttpResponse:
+    phase, member = access.get_phase(request.user, pk)
+    access.require_facilitator(member)
+    form = InteractionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.add_micro_interaction(
+                actor=member, phase=phase, action=d["action"], channel=d["channel"], emotion=d["emotion"],
+                moment_of_truth=d["moment_of_truth"], request_id=d["request_id"],
+            )
+            return _done()
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    return _dialog(request, {
+        "title": f"Add a micro-interaction to {phase.name}", "form": form,
+        "action": reverse("interaction-add", args=[phase.pk]), "submit": "Add",
+    }, 422 if request.method == "POST" else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def interaction_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    mi, member = access.get_interaction(request.user, pk)
+    access.require_facilitator(member)
+    context: dict[str, Any] = {
+        "title": "Edit micro-interaction", "action": reverse("interaction-edit", args=[mi.pk]), "submit": "Save",
+    }
+    if request.method == "POST":
+        form = InteractionForm(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                services.update_micro_interaction(
+                    actor=member, interaction=mi, action=d["action"], channel=d["channel"],
+                    emotion=d["emotion"], moment_of_truth=d["moment_of_truth"],
+                    version=d["version"] or 0, request_id=d["request_id"],
+                )
+                return _done()
+            except services.Conflict as exc:
+                data = request.POST.copy()
+                data["version"] = exc.current.version
+                return _dialog(request, {**context, "form": InteractionForm(data), "conflict": exc.message,
+                                         "current": exc.current}, 409)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+        return _dialog(request, {**context, "form": form}, 422)
+    form = InteractionForm(initial={
+        "action": mi.action, "channel": mi.channel, "emotion": "" if mi.emotion is None else str(mi.emotion),
+        "moment_of_truth": mi.moment_of_truth, "version": mi.version,
+    })
+    return _dialog(request, {**context, "form": form})
+
+
+@login_required
+@require_POST
+def interaction_move(request: HttpRequest, pk: int) -> HttpResponse:
+    mi, member = access.get_interaction(request.user, pk)
+    access.require_facilitator(member)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Pick a position.", status=422)
+    services.move_micro_interaction(actor=member, interaction=mi, position=form.cleaned_data["position"],
+                                    request_id=form.cleaned_data["request_id"])
+    return HttpResponse(status=204)

@@ -1,0 +1,189 @@
+"""Teams, the people in them, workshops, personas, and the actions they lead to."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    FACILITATOR = "facilitator", "Facilitator"
+    PARTICIPANT = "participant", "Participant"
+    MANAGER = "manager", "Manager"
+
+
+class BusinessFunction(models.TextChoices):
+    BOUTIQUE = "boutique", "Boutique & retail"
+    ECOMMERCE = "ecommerce", "E-commerce"
+    CLIENTELING = "clienteling", "Clienteling / CRM"
+    CUSTOMER_SERVICE = "customer_service", "Customer service"
+    MARKETING = "marketing", "Marketing"
+    TECH = "tech", "Tech"
+    HR = "hr", "HR"
+    OTHER = "other", "Other"
+
+
+class Membership(models.Model):
+    """A person's seat in a team: their role there and the business function they speak for."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.PARTICIPANT)
+    business_function = models.CharField(
+        max_length=20, choices=BusinessFunction.choices, default=BusinessFunction.OTHER
+    )
+    display_name = models.CharField(max_length=60, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["team", "display_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="membership_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(business_function__in=BusinessFunction.values),
+                name="membership_function_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_role_display()}, {self.team})"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user.get_full_name() or self.user.get_username()
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.role == Role.FACILITATOR
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+
+class WorkshopStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    LIVE = "live", "Live"
+    CLOSED = "closed", "Closed"
+
+
+class Workshop(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="workshops")
+    title = models.CharField(max_length=160)
+    date = models.DateField()
+    status = models.CharField(max_length=10, choices=WorkshopStatus.choices, default=WorkshopStatus.PLANNED)
+    follows_up = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-date", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=WorkshopStatus.values), name="workshop_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Segment(models.TextChoices):
+    WINDOW_SHOPPER = "Window shopper"
+    FIRST_TIME_BUYER = "First-time buyer"
+    PATRON = "Patron"
+    VIC = "VIC"
+
+
+class Persona(models.Model):
+    """A customer archetype, shared by a team's workshops."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="personas")
+    name = models.CharField(max_length=80)
+    # One of Segment's values, or the team's own words.
+    segment = models.CharField(max_length=60)
+    goals = models.TextField(blank=True)
+    expectations = models.TextField(blank=True)
+    bio = models.TextField(blank=True, max_length=600)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} · {self.segment}"
+
+
+class ActionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    DROPPED = "dropped", "Dropped"
+
+
+class Action(models.Model):
+    """A decision from a workshop: who will fix which friction, by when."""
+
+    workshop = models.ForeignKey(Workshop, on_delete=models.CASCADE, related_name="actions")
+    scenario = models.ForeignKey(
+        "boards.Scenario", null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"
+    )
+    title = models.CharField(max_length=200)
+    notes = models.ManyToManyField("boards.Note", blank=True, related_name="actions")
+    owner = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="owned_actions")
+    due_date = models.DateField()
+    status = models.CharField(max_length=12, choices=ActionStatus.choices, default=ActionStatus.OPEN)
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="created_actions"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ActionStatus.values), name="action_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in (ActionStatus.DONE, ActionStatus.DROPPED)
+
+    def is_overdue(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return not self.is_closed and self.due_date < today
+
+
+class ActionUpdate(models.Model):
+    """One step in an action's history: a status change and the comment that came with it."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="updates")
+    author = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
+    from_status = models.CharField(max_length=12, choices=ActionStatus.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=ActionStatus.choices)
+    comment = models.TextField(blank=True, max_length=1000)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "pk"]

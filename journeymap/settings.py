@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -170,7 +171,8 @@ STORAGES = {
         )
     },
 }
-# Serve straight from the app folders unless collectstatic has been run.
+# Serve straight from the app folders unless collectstatic has been run (then quietly).
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 WHITENOISE_USE_FINDERS = DEBUG or TESTING or not STATIC_ROOT.exists()
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -1,0 +1,72 @@
+// Journeymap: small behaviours htmx leaves to us. No inline scripts anywhere (CSP).
+(function () {
+  "use strict";
+
+  // A v4 UUID from getRandomValues: crypto.randomUUID needs a secure context, and phones
+  // often join a workshop over plain http on the shop's network.
+  function uuid() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // Each form that changes the board carries a client-generated request id. A retry of the
+  // same submission (a flaky network, a double tap) sends the same id and takes effect once;
+  // a fresh form gets a fresh id.
+  function fillRequestIds(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll('input[name="request_id"]').forEach(function (input) {
+      if (!input.value) input.value = uuid();
+    });
+  }
+
+  window.journeymap = { uuid: uuid, fillRequestIds: fillRequestIds };
+
+  document.addEventListener("htmx:load", function (e) { fillRequestIds(e.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () { fillRequestIds(document); });
+
+  // The dialog: forms load into #dialog-body; a successful post closes it.
+  function dialog() { return document.getElementById("dialog"); }
+  function closeDialog() {
+    var d = dialog();
+    if (d && d.open) d.close();
+  }
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var d = dialog();
+    if (!d || e.detail.target.id !== "dialog-body") return;
+    if (!d.open) d.showModal();
+    var first = d.querySelector("textarea, input:not([type=hidden]), select");
+    if (first) first.focus();
+  });
+  document.addEventListener("dialog:close", closeDialog);
+  document.addEventListener("click", function (e) {
+    if (e.target.closest(".dialog-cancel")) closeDialog();
+  });
+  document.addEventListener("close", function (e) {
+    if (e.target.id === "dialog") document.getElementById("dialog-body").replaceChildren();
+  }, true);
+
+  // A request that failed on the network keeps its form (and its request id) so it can be retried.
+  document.addEventListener("htmx:sendError", function (e) {
+    var form = e.detail.elt.closest && e.detail.elt.closest("form");
+    var msg = "Couldn't reach the server. Check your connection and try again: nothing is sent twice.";
+    if (form) {
+      var box = form.querySelector(".net-error");
+      if (!box) {
+        box = document.createElement("p");
+        box.className = "error net-error";
+        box.setAttribute("role", "alert");
+        form.appendChild(box);
+      }
+      box.textContent = msg;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt.closest && e.detail.elt.closest("form");
+    var box = form && form.querySelector(".net-error");
+    if (box && e.detail.successful) box.remove();
+  });
+})();

@@ -1,0 +1,186 @@
+// The live board: keep the websocket connected, apply pushes in seq order, and drag notes.
+//
+// Every push starts with <span id="board-seq" data-seq="N">. We apply N only if it is the
+// next one; an old one is dropped, and a gap makes us reconnect with ?since=<last applied>,
+// so the server replays exactly what we missed (or sends a fresh board, marked data-reset).
+(function () {
+  "use strict";
+
+  var SEQ = /^<span id="board-seq" data-seq="(\d+)"( data-reset)?/;
+  var RETRIED_BY_HTMX = [1006, 1011, 1012, 1013];
+  var CLOSE_FORBIDDEN = 4403;
+  var HEARTBEAT_MS = 25000;
+  var current = null;      // the WebSocket we consider live
+  var wrapper = null;      // htmx's socket wrapper: reconnect() opens a new socket
+  var retries = 0;
+  var timer = null;
+
+  function lastSeq() {
+    var el = document.getElementById("board-seq");
+    return el ? parseInt(el.getAttribute("data-seq"), 10) || 0 : 0;
+  }
+
+  function setStatus(state, text) {
+    var el = document.getElementById("sync-status");
+    if (!el) return;
+    el.setAttribute("data-state", state);
+    el.textContent = text;
+  }
+
+  function backoff(n) {
+    return Math.min(250 * Math.pow(2, n), 5000) * (0.5 + Math.random() / 2);
+  }
+
+  htmx.config.wsReconnectDelay = backoff;
+  htmx.createWebSocket = function (url) {
+    var u = new URL(url, window.location.href);
+    u.searchParams.set("since", String(lastSeq()));
+    current = new WebSocket(u.toString());
+    return current;
+  };
+
+  function reconnectSoon(delay) {
+    if (timer || !wrapper) return;
+    setStatus("offline", "Reconnecting…");
+    timer = setTimeout(function () {
+      timer = null;
+      retries += 1;
+      wrapper.reconnect();
+    }, delay);
+  }
+
+  document.addEventListener("htmx:wsConnecting", function () {
+    if (retries > 0) setStatus("connecting", "Reconnecting…");
+  });
+
+  document.addEventListener("htmx:wsOpen", function (e) {
+    wrapper = e.detail.socketWrapper;
+    retries = 0;
+    setStatus("live", "Live");
+  });
+
+  document.addEventListener("htmx:wsClose", function (e) {
+    wrapper = e.detail.socketWrapper;
+    var ev = e.detail.event;
+    if (ev.target !== current) return; // a socket we replaced on purpose
+    if (ev.code === CLOSE_FORBIDDEN) {
+      setStatus("forbidden", "You no longer have access to this board.");
+      return;
+    }
+    setStatus("offline", "Offline, reconnecting…");
+    // htmx retries 1006, 1011, 1012 and 1013 itself; every other close is ours to retry.
+    if (RETRIED_BY_HTMX.indexOf(ev.code) < 0) reconnectSoon(backoff(retries));
+  });
+
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    var m = SEQ.exec(e.detail.message);
+    if (!m || m[2]) return; // presence (no seq), or a fresh board to take whole
+    var seq = parseInt(m[1], 10);
+    var last = lastSeq();
+    if (seq <= last) {
+      e.preventDefault(); // already applied
+    } else if (seq !== last + 1) {
+      e.preventDefault(); // a gap: ask for what we missed
+      wrapper = e.detail.socketWrapper;
+      wrapper.reconnect();
+    }
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    document.dispatchEvent(new CustomEvent("board:changed"));
+  });
+
+  // Phones sleep and change networks: reconnect as soon as they are back.
+  function wake() {
+    if (wrapper && (!current || current.readyState > 1)) {
+      clearTimeout(timer);
+      timer = null;
+      wrapper.reconnect();
+    }
+  }
+  window.addEventListener("online", wake);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") wake();
+  });
+
+  setInterval(function () {
+    if (current && current.readyState === 1) current.send("ping");
+  }, HEARTBEAT_MS);
+
+  // Drag and drop of notes (desktop). The "Move to…" dialog does the same from a keyboard or a phone.
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"];
+    } catch (err) {
+      return "";
+    }
+  }
+
+  function canEdit(note) {
+    var body = document.body;
+    return body.getAttribute("data-role") === "facilitator" ||
+      note.getAttribute("data-author") === body.getAttribute("data-member");
+  }
+
+  function markDraggable(root) {
+    if (!root.querySelectorAll) return;
+    var notes = root.matches && root.matches(".note") ? [root] : root.querySelectorAll(".note");
+    Array.prototype.forEach.call(notes, function (note) {
+      if (canEdit(note)) note.setAttribute("draggable", "true");
+    });
+  }
+  document.addEventListener("htmx:load", function (e) { markDraggable(e.detail.elt); });
+
+  var dragged = null;
+
+  function dropIndex(list, y) {
+    var items = Array.prototype.filter.call(list.children, function (c) { return c !== dragged; });
+    for (var i = 0; i < items.length; i++) {
+      var r = items[i].getBoundingClientRect();
+      if (y < r.top + r.height / 2) return i;
+    }
+    return items.length;
+  }
+
+  document.addEventListener("dragstart", function (e) {
+    var note = e.target.closest && e.target.closest(".note[draggable=true]");
+    if (!note) return;
+    dragged = note;
+    note.classList.add("dragging");
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", note.getAttribute("data-note"));
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    dragged = null;
+    document.querySelectorAll(".drop-target").forEach(function (l) { l.classList.remove("drop-target"); });
+  });
+  document.addEventListener("dragover", function (e) {
+    var list = dragged && e.target.closest && e.target.closest(".notes");
+    if (!list) return;
+    e.preventDefault();
+    document.querySelectorAll(".drop-target").forEach(function (l) { if (l !== list) l.classList.remove("drop-target"); });
+    list.classList.add("drop-target");
+  });
+  document.addEventListener("drop", function (e) {
+    var list = dragged && e.target.closest && e.target.closest(".notes");
+    if (!list) return;
+    e.preventDefault();
+    var note = dragged;
+    var body = new FormData();
+    body.append("phase", list.closest(".phase").getAttribute("data-phase"));
+    body.append("interaction", list.getAttribute("data-mi") || "");
+    body.append("position", String(dropIndex(list, e.clientY)));
+    body.append("request_id", window.journeymap.uuid());
+    fetch("/notes/" + note.getAttribute("data-note") + "/reorder/", {
+      method: "POST",
+      body: body,
+      headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
+      credentials: "same-origin",
+    }).then(function (r) {
+      if (!r.ok) return r.text().then(function (t) { window.alert(t || "Couldn't move the note."); });
+    }).catch(function () {
+      window.alert("Couldn't reach the server to move the note. Try again.");
+    });
+  });
+})();

@@ -1,0 +1,163 @@
+"""`python manage.py load_demo`: a Geneva watch maison in the middle of a live workshop.
+
+Idempotent: the demo is recognised by its team name, and a second run changes nothing.
+Refused when DEBUG is off (the sign-ins share a known password) unless --force is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from boards import services as board_services
+from boards.models import MicroInteraction, MomentOfTruth, Note, Phase, Scenario
+from workshops import demo
+from workshops.models import Membership, Persona, Team, Workshop
+
+
+class Command(BaseCommand):
+    help = "Load the demo workshop: a watch maison's team, personas and a live journey map."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load even when DEBUG is off. The demo sign-ins share a known password.",
+        )
+
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "Refusing to load the demo with DEBUG off: its sign-ins share the password "
+                f"'{demo.PASSWORD}'. Run it in development (DEBUG=1), or pass --force."
+            )
+        if Team.objects.filter(name=demo.TEAM_NAME).exists():
+            self.stdout.write(f'The demo is already loaded (team "{demo.TEAM_NAME}"): nothing changed.')
+            self.print_sign_ins()
+            return
+        usernames = [p.username for p in demo.PEOPLE]
+        taken = sorted(
+            get_user_model().objects.filter(username__in=usernames).values_list("username", flat=True)
+        )
+        if taken:
+            raise CommandError(
+                f"Can't load the demo: the sign-ins {', '.join(taken)} already exist outside the demo "
+                f'team "{demo.TEAM_NAME}". Nothing was changed.'
+            )
+        with transaction.atomic():
+            scenario = load()
+        self.print_summary(scenario)
+        self.print_sign_ins()
+
+    def print_summary(self, scenario: Scenario) -> None:
+        workshop = scenario.workshop
+        interactions = MicroInteraction.objects.filter(phase__scenario=scenario)
+        rated = interactions.filter(emotion__isnull=False).count()
+        moments = interactions.exclude(moment_of_truth=MomentOfTruth.NONE).count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f'Loaded the demo: team "{workshop.team.name}" with {len(demo.PEOPLE)} sign-ins '
+                f"and {len(demo.PERSONAS)} personas."
+            )
+        )
+        self.stdout.write(
+            f'  Workshop "{workshop.title}" ({workshop.get_status_display().lower()}, {workshop.date:%d %B %Y})'
+        )
+        self.stdout.write(
+            f'  Board "{scenario.title}": {Phase.objects.filter(scenario=scenario).count()} phases, '
+            f"{interactions.count()} micro-interactions ({rated} rated, {moments} moments of truth), "
+            f"{Note.objects.filter(scenario=scenario).count()} notes."
+        )
+        self.stdout.write(f"  Open it at {reverse('board', args=[scenario.pk])}")
+
+    def print_sign_ins(self) -> None:
+        self.stdout.write(f"Demo sign-ins (password: {demo.PASSWORD}):")
+        width = max(len(p.username) for p in demo.PEOPLE)
+        for person in demo.PEOPLE:
+            self.stdout.write(
+                f"  {person.username:<{width}}  {person.first_name} {person.last_name}, {person.description}"
+            )
+
+
+def load() -> Scenario:
+    """Create the demo. Call inside a transaction: a failure part-way leaves nothing behind.
+
+    Teams, sign-ins, personas and the workshop are created directly; everything on the
+    board goes through boards.services, as a facilitator and participants would.
+    """
+    team = Team.objects.create(name=demo.TEAM_NAME)
+    members = {person.username: _create_member(team, person) for person in demo.PEOPLE}
+    personas = {
+        p.name: Persona.objects.create(
+            team=team, name=p.name, segment=p.segment, goals=p.goals, expectations=p.expectations, bio=p.bio
+        )
+        for p in demo.PERSONAS
+    }
+    workshop = Workshop.objects.create(
+        team=team, title=demo.WORKSHOP_TITLE, date=timezone.localdate(), status=demo.WORKSHOP_STATUS
+    )
+    facilitator = members[demo.FACILITATOR]
+    scenario = board_services.create_scenario(
+        actor=facilitator,
+        workshop=workshop,
+        title=demo.SCENARIO_TITLE,
+        description=demo.SCENARIO_DESCRIPTION,
+        persona=personas[demo.SCENARIO_PERSONA],
+        template_key=demo.SCENARIO_TEMPLATE,
+    )
+    phases = {phase.name: phase for phase in Phase.objects.filter(scenario=scenario)}
+
+    for extra in demo.EXTRA_INTERACTIONS:
+        mi = board_services.add_micro_interaction(
+            actor=facilitator, phase=_lookup(phases, extra.phase), action=extra.action, channel=extra.channel
+        )
+        if extra.position is not None:
+            board_services.move_micro_interaction(actor=facilitator, interaction=mi, position=extra.position)
+
+    interactions = {
+        (mi.phase.name, mi.action): mi
+        for mi in MicroInteraction.objects.filter(phase__scenario=scenario).select_related("phase")
+    }
+    for rating in demo.RATINGS:
+        board_services.rate_micro_interaction(
+            actor=facilitator,
+            interaction=_lookup(interactions, (rating.phase, rating.action)),
+            emotion=rating.emotion,
+            moment_of_truth=rating.moment_of_truth,
+        )
+
+    for note in demo.NOTES:
+        board_services.add_note(
+            actor=members[note.author],
+            scenario=scenario,
+            phase=_lookup(phases, note.phase),
+            micro_interaction=_lookup(interactions, (note.phase, note.action)) if note.action else None,
+            kind=note.kind,
+            text=note.text,
+        )
+    return Scenario.objects.select_related("workshop__team").get(pk=scenario.pk)
+
+
+def _create_member(team: Team, person: demo.Person) -> Membership:
+    user = get_user_model().objects.create_user(
+        username=person.username,
+        password=demo.PASSWORD,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        email=person.email,
+    )
+    return Membership.objects.create(
+        user=user, team=team, role=person.role, business_function=person.business_function
+    )
+
+
+def _lookup(found: dict, key: Any) -> Any:
+    if key not in found:
+        raise CommandError(f"The demo refers to {key!r}, which its journey template doesn't have.")
+    return found[key]

@@ -172,7 +172,7 @@ STORAGES = {
     },
 }
 # Serve straight from the app folders unless collectstatic has been run (then quietly).
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 WHITENOISE_USE_FINDERS = DEBUG or TESTING or not STATIC_ROOT.exists()
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -1,0 +1,276 @@
+"""The board page and the htmx posts that change it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.utils.html import escape
+
+from boards import services
+from boards.models import BoardEvent, MicroInteraction, Note, Phase
+from tests.conftest import client_for
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def first_phase(board) -> Phase:
+    return board.phases.order_by("order").first()
+
+
+def first_interaction(board) -> MicroInteraction:
+    return first_phase(board).interactions.order_by("order").first()
+
+
+@pytest.fixture
+def note(board, participant):
+    phase = first_phase(board)
+    return services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=first_interaction(board),
+                             kind="friction", text="No live chat for the new collection")
+
+
+# The page ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["facilitator", "participant", "manager"])
+def test_it_shows_the_board_to_every_member(request, board, who):
+    r = client_for(request.getfixturevalue(who)).get(f"/boards/{board.pk}/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    for name in ["Awareness", "Consideration", "Purchase", "Service", "Loyalty &amp; Advocacy"]:
+        assert name in html
+    assert f'data-seq="{board.last_seq}"' in html
+    assert f'ws-connect="/ws/boards/{board.pk}/"' in html
+
+
+def test_it_hides_the_board_from_other_teams(as_outsider, board):
+    assert as_outsider.get(f"/boards/{board.pk}/").status_code == 404
+
+
+def test_it_sends_anonymous_visitors_to_sign_in(client, board):
+    r = client.get(f"/boards/{board.pk}/")
+    assert r.status_code == 302 and "/accounts/login/" in r["Location"]
+
+
+def test_it_renders_a_big_board_in_a_constant_number_of_queries(as_facilitator, board, participant, django_assert_max_num_queries):
+    phase = first_phase(board)
+    for i in range(30):
+        services.add_note(actor=participant, scenario=board, phase=phase, kind="idea", text=f"idea {i}")
+    with django_assert_max_num_queries(14):
+        assert as_facilitator.get(f"/boards/{board.pk}/").status_code == 200
+
+
+def test_it_escapes_note_text(as_facilitator, board, participant):
+    services.add_note(actor=participant, scenario=board, phase=first_phase(board), kind="idea",
+                      text='<img src=x onerror="alert(1)">')
+    html = as_facilitator.get(f"/boards/{board.pk}/").content.decode()
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+
+
+# Capture (phone) --------------------------------------------------------------------------------
+
+
+def test_it_adds_a_note_from_the_capture_form(as_participant, board, participant):
+    mi = first_interaction(board)
+    r = as_participant.post(f"/boards/{board.pk}/notes/", {
+        "phase": mi.phase_id, "interaction": mi.pk, "kind": "friction", "text": "Client told to wait in line",
+        "request_id": str(uuid.uuid4()),
+    }, **HX)
+    assert r.status_code == 200
+    assert "Sent" in r.content.decode()
+    note = Note.objects.get(text="Client told to wait in line")
+    assert note.author == participant and note.micro_interaction == mi and note.kind == "friction"
+    # the form keeps the phase, micro-interaction and kind for the next note, with an empty text
+    assert f'<option value="{mi.pk}" selected' in r.content.decode()
+
+
+def test_it_applies_a_retried_post_once(as_participant, board):
+    phase = first_phase(board)
+    data = {"phase": phase.pk, "kind": "idea", "text": "White-glove delivery", "request_id": str(uuid.uuid4())}
+    before = BoardEvent.objects.filter(scenario=board).count()
+    for _ in range(3):
+        assert as_participant.post(f"/boards/{board.pk}/notes/", data, **HX).status_code == 200
+    assert Note.objects.filter(text="White-glove delivery").count() == 1
+    assert BoardEvent.objects.filter(scenario=board).count() == before + 1
+
+
+def test_it_explains_an_empty_note(as_participant, board):
+    r = as_participant.post(f"/boards/{board.pk}/notes/", {"phase": first_phase(board).pk, "kind": "idea", "text": "  "}, **HX)
+    assert r.status_code == 422
+    assert "required" in r.content.decode() or "empty" in r.content.decode()
+    assert not Note.objects.exists()
+
+
+def test_it_refuses_a_note_on_another_boards_phase(as_participant, board, facilitator, workshop):
+    other = services.create_scenario(actor=facilitator, workshop=workshop, title="Other", template_key="luxury-retail")
+    r = as_participant.post(f"/boards/{board.pk}/notes/", {"phase": first_phase(other).pk, "kind": "idea", "text": "x"}, **HX)
+    assert r.status_code == 422
+    assert "no longer on this board" in r.content.decode()
+    assert not Note.objects.exists()
+
+
+def test_it_refuses_notes_from_other_teams(as_outsider, board):
+    r = as_outsider.post(f"/boards/{board.pk}/notes/", {"phase": first_phase(board).pk, "kind": "idea", "text": "x"}, **HX)
+    assert r.status_code == 404
+    assert not Note.objects.exists()
+
+
+def test_it_works_without_javascript(as_participant, board):
+    r = as_participant.post(f"/boards/{board.pk}/notes/", {"phase": first_phase(board).pk, "kind": "idea", "text": "plain form"})
+    assert r.status_code == 302 and r["Location"] == f"/boards/{board.pk}/"
+    assert Note.objects.filter(text="plain form").exists()
+
+
+def test_it_lists_a_phases_interactions_for_the_capture_form(as_participant, board):
+    phase = board.phases.order_by("order")[1]
+    r = as_participant.get(f"/boards/{board.pk}/capture/interactions/?phase={phase.pk}")
+    assert r.status_code == 200
+    for mi in phase.interactions.all():
+        assert escape(mi.action) in r.content.decode()
+
+
+# Editing notes ----------------------------------------------------------------------------------
+
+
+def test_it_lets_the_author_edit_their_note(as_participant, note):
+    r = as_participant.post(f"/notes/{note.pk}/edit/", {"text": "No live chat at all", "kind": "friction", "version": note.version}, **HX)
+    assert r.status_code == 204 and "dialog:close" in r["HX-Trigger"]
+    note.refresh_from_db()
+    assert note.text == "No live chat at all" and note.version == 2
+
+
+def test_it_lets_the_facilitator_edit_anyones_note(as_facilitator, note):
+    r = as_facilitator.post(f"/notes/{note.pk}/edit/", {"text": "Edited", "kind": "idea", "version": note.version}, **HX)
+    assert r.status_code == 204
+
+
+@pytest.mark.parametrize("who", ["other_participant", "manager"])
+def test_it_refuses_edits_of_others_notes(request, note, who):
+    client = client_for(request.getfixturevalue(who))
+    assert client.get(f"/notes/{note.pk}/edit/", **HX).status_code == 403
+    r = client.post(f"/notes/{note.pk}/edit/", {"text": "hijack", "kind": "idea", "version": note.version}, **HX)
+    assert r.status_code == 403
+    note.refresh_from_db()
+    assert note.text != "hijack"
+
+
+def test_it_hides_notes_from_other_teams(as_outsider, note):
+    assert as_outsider.get(f"/notes/{note.pk}/edit/").status_code == 404
+    assert as_outsider.post(f"/notes/{note.pk}/delete/").status_code == 404
+
+
+def test_it_shows_a_conflict_instead_of_overwriting(as_participant, as_facilitator, note):
+    stale = note.version
+    assert as_facilitator.post(f"/notes/{note.pk}/edit/", {"text": "Facilitator's words", "kind": "friction", "version": stale}, **HX).status_code == 204
+    r = as_participant.post(f"/notes/{note.pk}/edit/", {"text": "My words", "kind": "friction", "version": stale}, **HX)
+    assert r.status_code == 409
+    html = r.content.decode()
+    assert "Someone else edited this note" in html and "Facilitator&#x27;s words" in html
+    assert 'name="version" value="2"' in html  # saving again now knowingly replaces it
+    note.refresh_from_db()
+    assert note.text == "Facilitator's words"
+
+
+def test_it_moves_a_note_with_the_move_to_dialog(as_participant, note, board):
+    target = board.phases.order_by("order")[2]
+    form = as_participant.get(f"/notes/{note.pk}/move/", **HX)
+    assert form.status_code == 200 and target.name in form.content.decode()
+    r = as_participant.post(f"/notes/{note.pk}/move/", {"target": f"phase:{target.pk}", "position": ""}, **HX)
+    assert r.status_code == 204
+    note.refresh_from_db()
+    assert note.phase == target and note.micro_interaction is None
+
+
+def test_it_rejects_a_move_target_on_another_board(as_participant, note, facilitator, workshop):
+    other = services.create_scenario(actor=facilitator, workshop=workshop, title="Other", template_key="luxury-retail")
+    r = as_participant.post(f"/notes/{note.pk}/move/", {"target": f"phase:{first_phase(other).pk}"}, **HX)
+    assert r.status_code == 422
+
+
+def test_it_reorders_a_note_by_drag_and_drop(as_participant, note, board, participant):
+    mi = first_interaction(board)
+    second = services.add_note(actor=participant, scenario=board, phase=mi.phase, micro_interaction=mi, kind="idea", text="second")
+    r = as_participant.post(f"/notes/{second.pk}/reorder/", {"phase": mi.phase_id, "interaction": mi.pk, "position": 0})
+    assert r.status_code == 204
+    assert list(Note.objects.filter(micro_interaction=mi).order_by("order").values_list("text", flat=True)) == [
+        "second", "No live chat for the new collection"]
+
+
+def test_it_refuses_dragging_others_notes(note, board, other_participant):
+    r = client_for(other_participant).post(f"/notes/{note.pk}/reorder/", {"phase": first_phase(board).pk, "position": 0})
+    assert r.status_code == 403
+
+
+def test_it_deletes_a_note_after_confirmation(as_participant, note):
+    assert "Delete this note?" in as_participant.get(f"/notes/{note.pk}/delete/", **HX).content.decode()
+    assert as_participant.post(f"/notes/{note.pk}/delete/", **HX).status_code == 204
+    assert not Note.objects.filter(pk=note.pk).exists()
+
+
+def test_it_refuses_deleting_others_notes(note, other_participant):
+    assert client_for(other_participant).post(f"/notes/{note.pk}/delete/", **HX).status_code == 403
+    assert Note.objects.filter(pk=note.pk).exists()
+
+
+# Phases and micro-interactions ------------------------------------------------------------------
+
+
+def test_it_lets_the_facilitator_add_rename_and_move_phases(as_facilitator, board):
+    r = as_facilitator.post(f"/boards/{board.pk}/phases/new/", {"name": "Repair", "goal": "Get the watch serviced"}, **HX)
+    assert r.status_code == 204
+    phase = Phase.objects.get(scenario=board, name="Repair")
+    assert phase.order == 5
+    r = as_facilitator.post(f"/phases/{phase.pk}/edit/", {"name": "Repair & care", "goal": "", "version": phase.version}, **HX)
+    assert r.status_code == 204
+    assert as_facilitator.post(f"/phases/{phase.pk}/move/", {"position": 0}, **HX).status_code == 204
+    assert list(board.phases.order_by("order").values_list("name", flat=True))[:2] == ["Repair & care", "Awareness"]
+
+
+def test_it_explains_a_nameless_phase(as_facilitator, board):
+    r = as_facilitator.post(f"/boards/{board.pk}/phases/new/", {"name": "", "goal": ""}, **HX)
+    assert r.status_code == 422 and "required" in r.content.decode()
+
+
+@pytest.mark.parametrize("who", ["participant", "manager"])
+def test_it_keeps_phase_and_interaction_controls_for_facilitators(request, board, who):
+    client = client_for(request.getfixturevalue(who))
+    phase, mi = first_phase(board), first_interaction(board)
+    assert client.get(f"/boards/{board.pk}/phases/new/", **HX).status_code == 403
+    assert client.post(f"/boards/{board.pk}/phases/new/", {"name": "Hack"}, **HX).status_code == 403
+    assert client.post(f"/phases/{phase.pk}/edit/", {"name": "Hack", "version": 1}, **HX).status_code == 403
+    assert client.post(f"/phases/{phase.pk}/move/", {"position": 3}, **HX).status_code == 403
+    assert client.post(f"/phases/{phase.pk}/interactions/new/", {"action": "Hack", "channel": "website", "moment_of_truth": "none"}, **HX).status_code == 403
+    assert client.post(f"/interactions/{mi.pk}/edit/", {"action": "Hack", "channel": "website", "moment_of_truth": "none", "version": 1}, **HX).status_code == 403
+    assert client.post(f"/interactions/{mi.pk}/move/", {"position": 2}, **HX).status_code == 403
+    assert not Phase.objects.filter(name="Hack").exists() and not MicroInteraction.objects.filter(action="Hack").exists()
+
+
+def test_it_hides_structure_controls_from_other_teams(as_outsider, board):
+    phase, mi = first_phase(board), first_interaction(board)
+    assert as_outsider.post(f"/phases/{phase.pk}/move/", {"position": 3}).status_code == 404
+    assert as_outsider.post(f"/interactions/{mi.pk}/edit/", {"action": "x"}).status_code == 404
+
+
+def test_it_lets_the_facilitator_add_and_rate_a_micro_interaction(as_facilitator, board):
+    phase = first_phase(board)
+    r = as_facilitator.post(f"/phases/{phase.pk}/interactions/new/", {
+        "action": "Sees a friend's watch", "channel": "other", "emotion": "1", "moment_of_truth": "none"}, **HX)
+    assert r.status_code == 204
+    mi = MicroInteraction.objects.get(action="Sees a friend's watch")
+    assert mi.emotion == 1 and mi.order == 3
+    r = as_facilitator.post(f"/interactions/{mi.pk}/edit/", {
+        "action": mi.action, "channel": "other", "emotion": "-2", "moment_of_truth": "negative", "version": mi.version}, **HX)
+    assert r.status_code == 204
+    mi.refresh_from_db()
+    assert mi.emotion == -2 and mi.moment_of_truth == "negative"
+    assert as_facilitator.post(f"/interactions/{mi.pk}/move/", {"position": 0}, **HX).status_code == 204
+    mi.refresh_from_db()
+    assert mi.order == 0
+
+
+def test_it_rejects_an_emotion_out_of_range(as_facilitator, board):
+    mi = first_interaction(board)
+    r = as_facilitator.post(f"/interactions/{mi.pk}/edit/", {
+        "action": mi.action, "channel": mi.channel, "emotion": "5", "moment_of_truth": "none", "version": mi.version}, **HX)
+    assert r.status_code == 422
+    assert "Select a valid choice" in r.content.decode()

@@ -1,0 +1,302 @@
+"""The one write path for teams, their members, workshops and personas.
+
+One function per operation: keyword arguments only, one transaction, permission checked,
+input validated. Only a facilitator of the team may change it; any signed-in person may start
+a new team (and becomes its first facilitator). Scenarios are written by boards.services.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from boards.services import clean_text
+from workshops.models import (
+    BusinessFunction,
+    Membership,
+    Persona,
+    Role,
+    Team,
+    Workshop,
+    WorkshopStatus,
+)
+
+TEAM_NAME_MAX = 120
+DISPLAY_NAME_MAX = 60
+USERNAME_MAX = 150
+WORKSHOP_TITLE_MAX = 160
+PERSONA_NAME_MAX = 80
+SEGMENT_MAX = 60
+PERSONA_TEXT_MAX = 2000
+BIO_MAX = 600
+
+
+# Permission checks ---------------------------------------------------------------------------
+
+
+def require_team_facilitator(actor: Membership, team_id: int) -> None:
+    """Only a facilitator of this very team may change it."""
+    if actor.team_id != team_id or not actor.is_facilitator:
+        raise PermissionDenied("Only a facilitator of this team can do this.")
+
+
+# Validation helpers ----------------------------------------------------------------------------
+
+
+def _choice(value: str, choices: type, *, field: str, message: str) -> str:
+    if value not in choices.values:
+        raise ValidationError({field: message})
+    return value
+
+
+def _role(value: str) -> str:
+    return _choice(value, Role, field="role", message="Pick facilitator, participant or manager.")
+
+
+def _function(value: str) -> str:
+    return _choice(
+        value, BusinessFunction, field="business_function", message="Pick a business function from the list."
+    )
+
+
+def _lock_team(team_id: int) -> Team:
+    """Serialise changes to one team and its members (the last-facilitator rule depends on it)."""
+    return Team.objects.select_for_update().get(pk=team_id)
+
+
+def _check_follows_up(
+    *, team: Team, date: datetime.date, follows_up: Workshop | None, workshop: Workshop | None = None
+) -> None:
+    if follows_up is None:
+        return
+    if follows_up.team_id != team.pk:
+        raise ValidationError({"follows_up": "Pick one of this team's workshops."})
+    if workshop is not None and follows_up.pk == workshop.pk:
+        raise ValidationError({"follows_up": "A workshop can't follow up itself."})
+    if follows_up.date >= date:
+        raise ValidationError(
+            {"follows_up": f"“{follows_up.title}” is on {follows_up.date:%d %b %Y}: pick a workshop held before this one."}
+        )
+
+
+# Teams -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_team(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    business_function: str,
+    display_name: str = "",
+) -> Team:
+    """Start a team. Its creator becomes its first facilitator, speaking for the function they pick."""
+    if not user.is_authenticated:
+        raise PermissionDenied("Sign in to start a team.")
+    name = clean_text(name, field="name", max_length=TEAM_NAME_MAX)
+    business_function = _function(business_function)
+    display_name = clean_text(display_name, field="display_name", max_length=DISPLAY_NAME_MAX, required=False)
+    team = Team.objects.create(name=name)
+    Membership.objects.create(
+        user=user,
+        team=team,
+        role=Role.FACILITATOR,
+        business_function=business_function,
+        display_name=display_name,
+    )
+    return team
+
+
+@transaction.atomic
+def update_team(*, actor: Membership, team: Team, name: str) -> Team:
+    require_team_facilitator(actor, team.pk)
+    team = _lock_team(team.pk)
+    team.name = clean_text(name, field="name", max_length=TEAM_NAME_MAX)
+    team.save(update_fields=["name"])
+    return team
+
+
+# Members ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_member(
+    *,
+    actor: Membership,
+    team: Team,
+    username: str,
+    display_name: str,
+    role: str,
+    business_function: str,
+    password: str,
+) -> Membership:
+    """Give someone a sign-in and a seat in the team."""
+    require_team_facilitator(actor, team.pk)
+    team = _lock_team(team.pk)
+    User = get_user_model()
+    username = (username or "").strip()
+    if not username:
+        raise ValidationError({"username": "Choose a username they will sign in with."})
+    if len(username) > USERNAME_MAX:
+        raise ValidationError({"username": f"Keep it under {USERNAME_MAX} characters."})
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        raise ValidationError(
+            {"username": "Use letters, digits and @ . + - _ only, without spaces."}
+        ) from None
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"The username “{username}” is already taken. Choose another one."})
+    display_name = clean_text(display_name, field="display_name", max_length=DISPLAY_NAME_MAX, required=False)
+    role = _role(role)
+    business_function = _function(business_function)
+    candidate = User(username=username, first_name=display_name)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    user = User.objects.create_user(username=username, password=password, first_name=display_name)
+    return Membership.objects.create(
+        user=user,
+        team=team,
+        role=role,
+        business_function=business_function,
+        display_name=display_name,
+    )
+
+
+@transaction.atomic
+def update_member(
+    *,
+    actor: Membership,
+    membership: Membership,
+    display_name: str,
+    role: str,
+    business_function: str,
+) -> Membership:
+    """Change someone's name, role or business function. A team always keeps a facilitator."""
+    require_team_facilitator(actor, membership.team_id)
+    _lock_team(membership.team_id)
+    current = Membership.objects.select_related("user", "team").get(pk=membership.pk)
+    display_name = clean_text(display_name, field="display_name", max_length=DISPLAY_NAME_MAX, required=False)
+    role = _role(role)
+    business_function = _function(business_function)
+    if current.is_facilitator and role != Role.FACILITATOR:
+        others = (
+            Membership.objects.filter(team_id=current.team_id, role=Role.FACILITATOR)
+            .exclude(pk=current.pk)
+            .exists()
+        )
+        if not others:
+            raise ValidationError(
+                {"role": f"{current.name} is the team's only facilitator. Make someone else a facilitator first."}
+            )
+    current.display_name = display_name
+    current.role = role
+    current.business_function = business_function
+    current.save(update_fields=["display_name", "role", "business_function"])
+    return current
+
+
+# Workshops -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_workshop(
+    *,
+    actor: Membership,
+    team: Team,
+    title: str,
+    date: datetime.date,
+    follows_up: Workshop | None = None,
+) -> Workshop:
+    require_team_facilitator(actor, team.pk)
+    title = clean_text(title, field="title", max_length=WORKSHOP_TITLE_MAX)
+    if date is None:
+        raise ValidationError({"date": "Give the workshop a date."})
+    _check_follows_up(team=team, date=date, follows_up=follows_up)
+    return Workshop.objects.create(team=team, title=title, date=date, follows_up=follows_up)
+
+
+@transaction.atomic
+def update_workshop(
+    *,
+    actor: Membership,
+    workshop: Workshop,
+    title: str,
+    date: datetime.date,
+    status: str,
+    follows_up: Workshop | None,
+) -> Workshop:
+    current = Workshop.objects.select_for_update(of=("self",)).select_related("team").get(pk=workshop.pk)
+    require_team_facilitator(actor, current.team_id)
+    title = clean_text(title, field="title", max_length=WORKSHOP_TITLE_MAX)
+    if date is None:
+        raise ValidationError({"date": "Give the workshop a date."})
+    status = _choice(status, WorkshopStatus, field="status", message="Pick planned, live or closed.")
+    _check_follows_up(team=current.team, date=date, follows_up=follows_up, workshop=current)
+    later = current.follow_ups.filter(date__lte=date).order_by("date", "pk").first()
+    if later is not None:
+        raise ValidationError(
+            {"date": f"“{later.title}” follows up this workshop on {later.date:%d %b %Y}: keep this one before it."}
+        )
+    current.title, current.date, current.status, current.follows_up = title, date, status, follows_up
+    current.save(update_fields=["title", "date", "status", "follows_up"])
+    return current
+
+
+# Personas --------------------------------------------------------------------------------------
+
+
+def _persona_fields(
+    name: str, segment: str, goals: str, expectations: str, bio: str
+) -> dict[str, str]:
+    return {
+        "name": clean_text(name, field="name", max_length=PERSONA_NAME_MAX),
+        "segment": clean_text(segment, field="segment", max_length=SEGMENT_MAX),
+        "goals": clean_text(goals, field="goals", max_length=PERSONA_TEXT_MAX, required=False),
+        "expectations": clean_text(
+            expectations, field="expectations", max_length=PERSONA_TEXT_MAX, required=False
+        ),
+        "bio": clean_text(bio, field="bio", max_length=BIO_MAX, required=False),
+    }
+
+
+@transaction.atomic
+def create_persona(
+    *,
+    actor: Membership,
+    team: Team,
+    name: str,
+    segment: str,
+    goals: str = "",
+    expectations: str = "",
+    bio: str = "",
+) -> Persona:
+    require_team_facilitator(actor, team.pk)
+    return Persona.objects.create(team=team, **_persona_fields(name, segment, goals, expectations, bio))
+
+
+@transaction.atomic
+def update_persona(
+    *,
+    actor: Membership,
+    persona: Persona,
+    name: str,
+    segment: str,
+    goals: str,
+    expectations: str,
+    bio: str,
+) -> Persona:
+    current = Persona.objects.select_for_update(of=("self",)).select_related("team").get(pk=persona.pk)
+    require_team_facilitator(actor, current.team_id)
+    for field, value in _persona_fields(name, segment, goals, expectations, bio).items():
+        setattr(current, field, value)
+    current.save(update_fields=["name", "segment", "goals", "expectations", "bio"])
+    return current

@@ -54,10 +54,11 @@ def test_it_loads_the_team_with_its_sign_ins(debug):
     assert members["fiona"].role == Role.FACILITATOR
     assert members["sam"].role == members["lea"].role == Role.PARTICIPANT
     assert members["marc"].role == Role.MANAGER
-    for member in members.values():
+    for person in demo.PEOPLE:
+        member = members[person.username]
         assert member.user.check_password("journeymap")
-        assert member.user.first_name and member.user.last_name
-        assert member.name == member.user.get_full_name()
+        assert member.name == f"{person.first_name} {person.last_name}"
+        assert member.business_function == person.business_function
     assert "Demo sign-ins (password: journeymap)" in output
     for username in members:
         assert f"  {username} " in output
@@ -157,12 +158,14 @@ def test_it_loads_with_force_when_debug_is_off(settings):
     assert Team.objects.filter(name=demo.TEAM_NAME).exists()
 
 
-def test_it_refuses_to_take_over_existing_sign_ins(debug):
-    get_user_model().objects.create_user(username="fiona", password="her-own-password")
-    with pytest.raises(CommandError, match="fiona"):
+@pytest.mark.parametrize("username", ["fiona", "Marc"])
+def test_it_refuses_to_take_over_existing_sign_ins(debug, username):
+    get_user_model().objects.create_user(username=username, password="their-own-password")
+    before = counts()
+    with pytest.raises(CommandError, match=username):
         load()
-    assert not Team.objects.filter(name=demo.TEAM_NAME).exists()
-    assert get_user_model().objects.get(username="fiona").check_password("her-own-password")
+    assert counts() == before
+    assert get_user_model().objects.get(username=username).check_password("their-own-password")
 
 
 def test_it_leaves_nothing_behind_when_the_demo_does_not_fit_its_template(debug, monkeypatch):

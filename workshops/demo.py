@@ -26,8 +26,8 @@ class Person:
     description: str
 
     @property
-    def email(self) -> str:
-        return f"{self.username}@example.com"
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class NoteData:
     text: str
 
 
+# The first person starts the team, facilitates the workshop and adds the others.
 PEOPLE: tuple[Person, ...] = (
     Person(
         "fiona", "Fiona", "Keller", Role.FACILITATOR, BusinessFunction.CLIENTELING,
@@ -83,8 +84,6 @@ PEOPLE: tuple[Person, ...] = (
         "manager, retail & marketing",
     ),
 )
-
-FACILITATOR = "fiona"
 
 PERSONAS: tuple[PersonaData, ...] = (
     PersonaData(

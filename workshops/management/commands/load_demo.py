@@ -1,6 +1,7 @@
 """`python manage.py load_demo`: a Geneva watch maison in the middle of a live workshop.
 
-Idempotent: the demo is recognised by its team name, and a second run changes nothing.
+Idempotent: the demo is recognised by its team name, and a second run changes nothing;
+it refuses to run if its usernames are already taken by anyone else.
 Refused when DEBUG is off (the sign-ins share a known password) unless --force is given.
 """
 
@@ -10,15 +11,18 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from boards import services as board_services
 from boards.models import MicroInteraction, MomentOfTruth, Note, Phase, Scenario
 from workshops import demo
-from workshops.models import Membership, Persona, Team, Workshop
+from workshops import services as workshop_services
+from workshops.models import Membership, Team
 
 
 class Command(BaseCommand):
@@ -41,17 +45,20 @@ class Command(BaseCommand):
             self.stdout.write(f'The demo is already loaded (team "{demo.TEAM_NAME}"): nothing changed.')
             self.print_sign_ins()
             return
-        usernames = [p.username for p in demo.PEOPLE]
-        taken = sorted(
-            get_user_model().objects.filter(username__in=usernames).values_list("username", flat=True)
-        )
+        same_names = Q()
+        for person in demo.PEOPLE:
+            same_names |= Q(username__iexact=person.username)
+        taken = sorted(get_user_model().objects.filter(same_names).values_list("username", flat=True))
         if taken:
             raise CommandError(
                 f"Can't load the demo: the sign-ins {', '.join(taken)} already exist outside the demo "
                 f'team "{demo.TEAM_NAME}". Nothing was changed.'
             )
-        with transaction.atomic():
-            scenario = load()
+        try:
+            with transaction.atomic():
+                scenario = load()
+        except ValidationError as exc:
+            raise CommandError(f"The demo data doesn't pass validation, nothing was changed: {exc}") from exc
         self.print_summary(scenario)
         self.print_sign_ins()
 
@@ -88,21 +95,54 @@ class Command(BaseCommand):
 def load() -> Scenario:
     """Create the demo. Call inside a transaction: a failure part-way leaves nothing behind.
 
-    Teams, sign-ins, personas and the workshop are created directly; everything on the
-    board goes through boards.services, as a facilitator and participants would.
+    Everything goes through the service functions, as the people in the demo would do it.
+    Only the first facilitator's sign-in is created directly: a team is started by a user.
     """
-    team = Team.objects.create(name=demo.TEAM_NAME)
-    members = {person.username: _create_member(team, person) for person in demo.PEOPLE}
+    first, *others = demo.PEOPLE
+    user = get_user_model().objects.create_user(
+        username=first.username,
+        password=demo.PASSWORD,
+        first_name=first.first_name,
+        last_name=first.last_name,
+    )
+    team = workshop_services.create_team(
+        user=user, name=demo.TEAM_NAME, business_function=first.business_function, display_name=first.full_name
+    )
+    facilitator = Membership.objects.select_related("user").get(team=team, user=user)
+    members = {first.username: facilitator}
+    for person in others:
+        members[person.username] = workshop_services.add_member(
+            actor=facilitator,
+            team=team,
+            username=person.username,
+            display_name=person.full_name,
+            role=person.role,
+            business_function=person.business_function,
+            password=demo.PASSWORD,
+        )
     personas = {
-        p.name: Persona.objects.create(
-            team=team, name=p.name, segment=p.segment, goals=p.goals, expectations=p.expectations, bio=p.bio
+        p.name: workshop_services.create_persona(
+            actor=facilitator,
+            team=team,
+            name=p.name,
+            segment=p.segment,
+            goals=p.goals,
+            expectations=p.expectations,
+            bio=p.bio,
         )
         for p in demo.PERSONAS
     }
-    workshop = Workshop.objects.create(
-        team=team, title=demo.WORKSHOP_TITLE, date=timezone.localdate(), status=demo.WORKSHOP_STATUS
+    workshop = workshop_services.create_workshop(
+        actor=facilitator, team=team, title=demo.WORKSHOP_TITLE, date=timezone.localdate()
     )
-    facilitator = members[demo.FACILITATOR]
+    workshop = workshop_services.update_workshop(
+        actor=facilitator,
+        workshop=workshop,
+        title=workshop.title,
+        date=workshop.date,
+        status=demo.WORKSHOP_STATUS,
+        follows_up=None,
+    )
     scenario = board_services.create_scenario(
         actor=facilitator,
         workshop=workshop,
@@ -142,19 +182,6 @@ def load() -> Scenario:
             text=note.text,
         )
     return Scenario.objects.select_related("workshop__team").get(pk=scenario.pk)
-
-
-def _create_member(team: Team, person: demo.Person) -> Membership:
-    user = get_user_model().objects.create_user(
-        username=person.username,
-        password=demo.PASSWORD,
-        first_name=person.first_name,
-        last_name=person.last_name,
-        email=person.email,
-    )
-    return Membership.objects.create(
-        user=user, team=team, role=person.role, business_function=person.business_function
-    )
 
 
 def _lookup(found: dict, key: Any) -> Any:

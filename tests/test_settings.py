@@ -1,0 +1,131 @@
+"""Settings come from the environment: production checks, the database and channel layer picked by
+DATABASE_URL and REDIS_URL, and the SQLite connection tuned for concurrent writers.
+
+Settings are read once per process, so each environment is tried in a fresh `manage.py`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from django.db import connection, transaction
+
+from tests.live_server import BASE_DIR, base_environment
+
+PRODUCTION = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "journeymap.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://journeymap.example.com",
+}
+PRINT_SETTINGS = (
+    "import json; from django.conf import settings; "
+    "db = settings.DATABASES['default']; layer = settings.CHANNEL_LAYERS['default']; "
+    "print(json.dumps({'engine': db['ENGINE'], 'name': db['NAME'], 'host': db.get('HOST'), "
+    "'port': db.get('PORT'), 'user': db.get('USER'), 'atomic_requests': db['ATOMIC_REQUESTS'], "
+    "'layer': layer['BACKEND'], 'hosts': layer.get('CONFIG', {}).get('hosts')}))"
+)
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**base_environment(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def settings_under(**env: str) -> dict:
+    result = manage("shell", "-c", PRINT_SETTINGS, **{"DEBUG": "1", **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_passes_the_deploy_checks_in_production() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_it_renders_static_urls_in_production_before_collectstatic() -> None:
+    result = manage(
+        "shell", "-c", "from django.templatetags.static import static; print(static('css/app.css'))",
+        **PRODUCTION,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "/static/css/app" in result.stdout
+
+
+@pytest.mark.parametrize("debug", [None, "0", "false", ""])
+@pytest.mark.parametrize("secret_key", [None, ""])
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(
+    debug: str | None, secret_key: str | None
+) -> None:
+    env = {k: v for k, v in {"DEBUG": debug, "SECRET_KEY": secret_key}.items() if v is not None}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+def test_it_runs_without_a_secret_key_in_development() -> None:
+    result = manage("check", DEBUG="1")
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_uses_sqlite_and_the_in_memory_layer_by_default(tmp_path) -> None:
+    found = settings_under(SQLITE_PATH=str(tmp_path / "journeymap.sqlite3"))
+    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["name"] == str(tmp_path / "journeymap.sqlite3")
+    assert found["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert found["atomic_requests"] is False
+
+
+def test_it_uses_postgresql_with_database_url() -> None:
+    found = settings_under(DATABASE_URL="postgres://journeymap:s3cret@db.internal:5433/journeymap")
+    assert found["engine"] == "django.db.backends.postgresql"
+    assert (found["name"], found["host"], found["port"], found["user"]) == (
+        "journeymap", "db.internal", 5433, "journeymap"
+    )
+    assert found["atomic_requests"] is False
+
+
+def test_it_uses_redis_for_the_channel_layer_with_redis_url() -> None:
+    found = settings_under(REDIS_URL="redis://cache.internal:6379/2")
+    assert found["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert found["hosts"] == ["redis://cache.internal:6379/2"]
+
+
+def pragma(name: str) -> object:
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
+def test_it_runs_sqlite_in_wal_mode_with_a_busy_timeout(db) -> None:
+    assert pragma("journal_mode") == "wal"
+    assert pragma("busy_timeout") >= 5000
+    assert pragma("foreign_keys") == 1
+    assert connection.settings_dict["ATOMIC_REQUESTS"] is False
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
+def test_it_takes_the_write_lock_when_a_transaction_begins(transactional_db) -> None:
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
+    try:
+        with transaction.atomic():
+            # Nothing written yet, but BEGIN IMMEDIATE already holds the lock: a second writer
+            # waits its turn (here, with no timeout, it is told at once) instead of deadlocking later.
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()

@@ -1,0 +1,76 @@
+"""The demo board in a real browser: a facilitator on a desktop, a boutique associate on a phone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WORKSHOP = "First visit to delivery: Swiss watch boutique"
+BOARD = "Camille's first fine watch"
+PHASES = ["Awareness", "Consideration", "Purchase", "Service", "Loyalty & Advocacy"]
+PACKAGING = "The watch arrived in ordinary packaging, like any quick-commerce parcel. Nothing said Geneva."
+
+
+def interaction(page: Page, action: str):
+    return page.locator("#board .interaction").filter(has=page.get_by_text(action, exact=True))
+
+
+def open_board_from_home(page: Page) -> None:
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Workshops")
+    page.get_by_role("link", name=WORKSHOP).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(WORKSHOP)
+    page.get_by_role("link", name=BOARD).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(BOARD)
+
+
+def test_it_shows_the_demo_board_to_the_facilitator(desktop: Page, sign_in, watch_errors) -> None:
+    errors = watch_errors(desktop)
+    sign_in(desktop, "fiona")
+    open_board_from_home(desktop)
+
+    expect(desktop.locator("#board .phase h2")).to_have_text(PHASES)
+    expect(desktop.locator("#sync-status")).to_have_attribute("data-state", "live")
+
+    chat = interaction(desktop, "Asks for a model's details on live chat")
+    expect(chat.locator(".channel")).to_have_text("Chat")
+    expect(chat.locator(".emotion")).to_contain_text("Very negative (-2)")
+    expect(chat.locator(".mot-badge")).to_contain_text("MOT")
+    instagram = interaction(desktop, "Sees the new collection on Instagram")
+    expect(instagram.locator(".channel")).to_have_text("Social")
+    expect(instagram.locator(".emotion")).to_contain_text("Very positive (+2)")
+
+    unboxing = interaction(desktop, "Unboxes the piece at home")
+    expect(unboxing.locator(".channel")).to_have_text("Delivery")
+    packaging = unboxing.locator(".note").filter(has_text=PACKAGING)
+    expect(packaging).to_have_count(1)
+    expect(packaging).to_contain_text("Friction")
+    expect(packaging).to_contain_text("Samuel Rochat")
+    expect(desktop.get_by_role("button", name="+ Phase")).to_be_visible()
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    desktop.screenshot(path=SCREENSHOTS / "demo-board.png", full_page=True)
+    assert errors == []
+
+
+def test_it_fits_the_demo_board_on_a_phone(phone: Page, sign_in, watch_errors) -> None:
+    errors = watch_errors(phone)
+    sign_in(phone, "sam")
+    open_board_from_home(phone)
+
+    expect(phone.locator("#board .phase h2")).to_have_text(PHASES)
+    expect(phone.locator("#sync-status")).to_have_attribute("data-state", "live")
+    expect(phone.get_by_text(PACKAGING)).to_have_count(1)
+    expect(phone.get_by_placeholder("What did you see, hear or think?")).to_be_visible()
+    # A participant does not see the facilitator's tools.
+    expect(phone.get_by_role("button", name="+ Phase")).to_be_hidden()
+    page_width = phone.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 375, f"the page scrolls sideways on a phone: {page_width}px wide"
+
+    # What the associate sees: the capture form is pinned to the bottom of the screen, so a
+    # full-page capture would paint it over the middle of the board.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=SCREENSHOTS / "demo-board-phone.png")
+    assert errors == []

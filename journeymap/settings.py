@@ -159,7 +159,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -167,13 +167,13 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "journeymap.storage.StaticStorage"
         )
     },
 }
-# Serve straight from the app folders unless collectstatic has been run (then quietly).
+# Files not collected yet are served straight from the app folders (see journeymap/storage.py).
 warnings.filterwarnings("ignore", message="No directory at")
-WHITENOISE_USE_FINDERS = DEBUG or TESTING or not STATIC_ROOT.exists()
+WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Security: safe defaults, relaxed only by DEBUG. Behind a TLS proxy set SECURE_PROXY_SSL_HEADER.

@@ -122,14 +122,12 @@
       note.getAttribute("data-author") === body.getAttribute("data-member");
   }
 
-  function markDraggable(root) {
-    if (!root.querySelectorAll) return;
-    var notes = root.matches && root.matches(".note") ? [root] : root.querySelectorAll(".note");
-    Array.prototype.forEach.call(notes, function (note) {
-      if (canEdit(note)) note.setAttribute("draggable", "true");
-    });
-  }
-  document.addEventListener("htmx:load", function (e) { markDraggable(e.detail.elt); });
+  // Notes arrive by many paths (page, pushes, replays); make one draggable as the pointer goes
+  // down on it, if this person may move it.
+  document.addEventListener("pointerdown", function (e) {
+    var note = e.target.closest && e.target.closest(".note");
+    if (note && !e.target.closest("button") && canEdit(note)) note.setAttribute("draggable", "true");
+  });
 
   var dragged = null;
 

@@ -1,0 +1,136 @@
+"""The live board in real browsers: a facilitator on a laptop and boutique staff on a phone.
+
+Everything goes through the real app (daphne in its own process): the phone's note reaches the
+projector without a reload, a move made on the laptop reaches the phone, and both pages come back
+by themselves after the server is stopped and started again, with nothing lost or doubled.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCENARIO_TITLE = "Camille's first fine watch"
+
+
+@pytest.fixture(scope="module")
+def board_url(app_server) -> str:
+    pk = app_server.manage(
+        "shell", "-c",
+        f"from boards.models import Scenario; print(Scenario.objects.get(title={SCENARIO_TITLE!r}).pk)",
+    ).strip().splitlines()[-1]
+    return f"/boards/{int(pk)}/"
+
+
+def open_board(page: Page, sign_in, username: str, url: str) -> Page:
+    sign_in(page, username)
+    page.goto(url)
+    expect(page.locator("#sync-status")).to_have_attribute("data-state", "live")
+    return page
+
+
+def capture(phone: Page, *, phase: str, interaction: str, kind: str, text: str, send: bool = True) -> None:
+    form = phone.locator("#capture-form")
+    with phone.expect_response(re.compile(r"/capture/interactions/")):
+        form.get_by_label("Phase").select_option(label=phase)
+    form.get_by_label("Micro-interaction").select_option(label=interaction)
+    form.locator(f'input[name="kind"][value="{kind}"]').check()
+    form.get_by_placeholder("What did you see, hear or think?").fill(text)
+    if send:
+        form.get_by_role("button", name="Send").click()
+
+
+def drag(page: Page, source, target) -> None:
+    """Drag with the mouse in small steps, as a hand does (HTML5 drag and drop needs the moves)."""
+    source.evaluate("el => el.scrollIntoView({block: 'start', inline: 'nearest'})")
+    a, b = source.bounding_box(), target.bounding_box()
+    assert b["y"] + b["height"] / 2 < page.viewport_size["height"], "drop target is off screen"
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def test_it_carries_notes_between_the_phone_and_the_projector(
+    desktop, phone, sign_in, board_url, watch_errors
+):
+    errors = watch_errors(desktop) + watch_errors(phone)
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+
+    # Both see who is here.
+    expect(desktop.locator("#presence")).to_contain_text("Samuel Rochat")
+    expect(phone.locator("#presence")).to_contain_text("Fiona Keller")
+
+    # Staff capture a friction on the phone; it lands on the facilitator's screen without a reload.
+    text = "Client asked twice for the strap sizes and nobody knew"
+    capture(phone, phase="Purchase", interaction="Tries the piece on with an associate", kind="friction", text=text)
+    expect(phone.locator("#capture-form")).to_contain_text("Sent")
+    on_projector = desktop.locator(".note", has_text=text)
+    expect(on_projector).to_have_count(1)
+    expect(on_projector).to_have_class(re.compile(r"kind-friction"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    on_projector.scroll_into_view_if_needed()
+    desktop.screenshot(path=str(SHOTS / "live-board.png"))
+    phone.screenshot(path=str(SHOTS / "live-board-phone.png"))
+
+    # The facilitator drags it to another micro-interaction; the phone shows it moved.
+    source_list = desktop.locator(".interaction", has_text="Tries the piece on with an associate").locator(".notes")
+    target = desktop.locator(".interaction", has_text="Gets expert answers on craftsmanship").locator(".notes")
+    drag(desktop, on_projector, target)
+    expect(target.locator(".note", has_text=text)).to_have_count(1)
+    expect(source_list.locator(".note", has_text=text)).to_have_count(0)
+    moved_on_phone = phone.locator(".interaction", has_text="Gets expert answers on craftsmanship").locator(".note", has_text=text)
+    expect(moved_on_phone).to_have_count(1)
+
+    # And with the keyboard-friendly "Move to…" dialog, to the whole Service phase.
+    desktop.locator(".note", has_text=text).get_by_role("button", name="Move note to…").click()
+    dialog = desktop.locator("#dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Move to").select_option(label="Service (whole phase)")
+    dialog.get_by_role("button", name="Move").click()
+    expect(dialog).to_be_hidden()
+    service_phase_notes = phone.locator(".phase", has_text="Be looked after once the piece is home").locator(".phase-notes")
+    expect(service_phase_notes.locator(".note", has_text=text)).to_have_count(1)
+    assert errors == []
+
+
+def test_it_reconnects_after_a_server_restart_and_loses_nothing(
+    desktop, phone, sign_in, board_url, app_server, new_context
+):
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    text = "Packaging looked like any parcel: no ceremony at all"
+    capture(phone, phase="Service", interaction="Unboxes the piece at home", kind="friction", text=text, send=False)
+
+    app_server.stop()
+    for page in (desktop, phone):
+        expect(page.locator("#sync-status")).not_to_have_attribute("data-state", "live")
+
+    # The phone sends its note while the server is down: it fails visibly and keeps the form.
+    phone.locator("#capture-form").get_by_role("button", name="Send").click()
+    expect(phone.locator("#capture-form .net-error")).to_contain_text("Couldn't reach the server")
+
+    app_server.start()
+
+    # Meanwhile a colleague adds a note from her own device as soon as the server is back.
+    lea = new_context(viewport={"width": 375, "height": 812}).new_page()
+    open_board(lea, sign_in, "lea", board_url)
+    colleague = "Told the client the strap must be ordered: she left disappointed"
+    capture(lea, phase="Purchase", interaction="Pays and receives the piece", kind="observation", text=colleague)
+    expect(lea.locator("#capture-form")).to_contain_text("Sent")
+
+    # Both pages reconnect by themselves and catch up.
+    for page in (desktop, phone):
+        expect(page.locator("#sync-status")).to_have_attribute("data-state", "live", timeout=15000)
+        expect(page.locator(".note", has_text=colleague)).to_have_count(1)
+
+    # The phone retries the same submission: it takes effect once, and shows up on both.
+    phone.locator("#capture-form").get_by_role("button", name="Send").click()
+    expect(phone.locator("#capture-form")).to_contain_text("Sent")
+    for page in (desktop, phone, lea):
+        expect(page.locator(".note", has_text=text)).to_have_count(1)

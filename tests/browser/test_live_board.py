@@ -134,3 +134,37 @@ def test_it_reconnects_after_a_server_restart_and_loses_nothing(
     expect(phone.locator("#capture-form")).to_contain_text("Sent")
     for page in (desktop, phone, lea):
         expect(page.locator(".note", has_text=text)).to_have_count(1)
+
+
+def test_it_recovers_a_lost_push_by_asking_for_what_it_missed(desktop, sign_in, board_url, new_context):
+    """A push that never arrives leaves a gap in seq: the page reconnects with the last seq it
+    applied, and the server replays exactly the missing events."""
+    first, second = "Gap test: the first note", "Gap test: the second note"
+    dropped: list[str] = []
+    sockets: list[str] = []
+
+    def lose_the_first_note(ws):
+        sockets.append(ws.url)
+        server = ws.connect_to_server()
+
+        def from_server(message):
+            if first in str(message) and not dropped:
+                dropped.append(str(message))  # lost on the way, as on flaky shop Wi-Fi
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    desktop.route_web_socket(re.compile(r"/ws/boards/"), lose_the_first_note)
+    open_board(desktop, sign_in, "fiona", board_url)
+
+    lea = new_context(viewport={"width": 375, "height": 812}).new_page()
+    open_board(lea, sign_in, "lea", board_url)
+    capture(lea, phase="Awareness", interaction="Walks past the boutique window", kind="observation", text=first)
+    expect(lea.locator("#capture-form")).to_contain_text("Sent")
+    capture(lea, phase="Awareness", interaction="Walks past the boutique window", kind="observation", text=second)
+
+    for text in (first, second):
+        expect(desktop.locator(".note", has_text=text)).to_have_count(1)
+    assert dropped, "the first push was not intercepted"
+    assert len(sockets) == 2 and "since=" in sockets[1]

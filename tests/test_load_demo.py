@@ -1,4 +1,4 @@
-"""`manage.py load_demo`: the Geneva watch maison's live workshop, loaded once and only in development."""
+"""`manage.py load_demo`: the Geneva watch maison's live workshop, loaded once, in development."""
 
 from __future__ import annotations
 
@@ -9,14 +9,33 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from boards.journey_templates import DEFAULT_TEMPLATE
-from boards.models import BoardEvent, MicroInteraction, MomentOfTruth, Note, NoteKind, Phase, Scenario
+from boards.models import (
+    BoardEvent,
+    MicroInteraction,
+    MomentOfTruth,
+    Note,
+    NoteKind,
+    Phase,
+    Scenario,
+)
 from tests.conftest import client_for
 from workshops import demo
 from workshops.models import Membership, Persona, Role, Team, Workshop, WorkshopStatus
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Team, get_user_model(), Membership, Persona, Workshop, Scenario, Phase, MicroInteraction, Note, BoardEvent)
+MODELS = (
+    Team,
+    get_user_model(),
+    Membership,
+    Persona,
+    Workshop,
+    Scenario,
+    Phase,
+    MicroInteraction,
+    Note,
+    BoardEvent,
+)
 
 
 def load(**options) -> str:
@@ -37,7 +56,9 @@ def debug(settings):
 @pytest.fixture
 def loaded(debug) -> Scenario:
     load()
-    return Scenario.objects.select_related("workshop__team").get(workshop__team__name=demo.TEAM_NAME)
+    return Scenario.objects.select_related("workshop__team").get(
+        workshop__team__name=demo.TEAM_NAME
+    )
 
 
 def note_on(scenario: Scenario, action: str, kind: str, words: str) -> Note:
@@ -49,7 +70,9 @@ def note_on(scenario: Scenario, action: str, kind: str, words: str) -> Note:
 def test_it_loads_the_team_with_its_sign_ins(debug):
     output = load()
     team = Team.objects.get(name=demo.TEAM_NAME)
-    members = {m.user.username: m for m in Membership.objects.filter(team=team).select_related("user")}
+    members = {
+        m.user.username: m for m in Membership.objects.filter(team=team).select_related("user")
+    }
     assert set(members) == {"fiona", "sam", "lea", "marc"}
     assert members["fiona"].role == Role.FACILITATOR
     assert members["sam"].role == members["lea"].role == Role.PARTICIPANT
@@ -79,7 +102,9 @@ def test_it_loads_the_personas_and_the_live_workshop(loaded):
 
 
 def test_it_builds_the_board_from_the_default_template(loaded):
-    phases = list(Phase.objects.filter(scenario=loaded).order_by("order").values_list("name", flat=True))
+    phases = list(
+        Phase.objects.filter(scenario=loaded).order_by("order").values_list("name", flat=True)
+    )
     assert phases == ["Awareness", "Consideration", "Purchase", "Service", "Loyalty & Advocacy"]
     consideration = list(
         MicroInteraction.objects.filter(phase__scenario=loaded, phase__name="Consideration")
@@ -87,9 +112,9 @@ def test_it_builds_the_board_from_the_default_template(loaded):
         .values_list("action", flat=True)
     )
     # The extra interaction was moved into place, just before the welcome.
-    assert consideration.index("Waits at the door while staff serve a VIC") + 1 == consideration.index(
-        "Is welcomed and told the brand story in the boutique"
-    )
+    assert consideration.index(
+        "Waits at the door while staff serve a VIC"
+    ) + 1 == consideration.index("Is welcomed and told the brand story in the boutique")
 
 
 def test_it_rates_emotions_and_moments_of_truth(loaded):
@@ -102,11 +127,19 @@ def test_it_rates_emotions_and_moments_of_truth(loaded):
 
 
 def test_it_has_the_five_moments_from_the_domain(loaded):
-    live_chat = note_on(loaded, "Asks for a model's details on live chat", NoteKind.FRICTION, "live chat")
+    live_chat = note_on(
+        loaded, "Asks for a model's details on live chat", NoteKind.FRICTION, "live chat"
+    )
     ignored = note_on(loaded, "Waits at the door while staff serve a VIC", NoteKind.FRICTION, "VIC")
-    knowledge = note_on(loaded, "Gets expert answers on craftsmanship", NoteKind.FRICTION, "couldn't explain")
-    packaging = note_on(loaded, "Unboxes the piece at home", NoteKind.FRICTION, "ordinary packaging")
-    praise = note_on(loaded, "Tries the piece on with an associate", NoteKind.DELIGHT, "chosen well")
+    knowledge = note_on(
+        loaded, "Gets expert answers on craftsmanship", NoteKind.FRICTION, "couldn't explain"
+    )
+    packaging = note_on(
+        loaded, "Unboxes the piece at home", NoteKind.FRICTION, "ordinary packaging"
+    )
+    praise = note_on(
+        loaded, "Tries the piece on with an associate", NoteKind.DELIGHT, "chosen well"
+    )
     for negative in (live_chat, ignored, packaging):
         assert negative.micro_interaction.moment_of_truth == MomentOfTruth.NEGATIVE
         assert negative.micro_interaction.emotion == -2
@@ -119,21 +152,32 @@ def test_it_has_ideas_questions_and_observations_by_several_authors(loaded):
     notes = Note.objects.filter(scenario=loaded)
     assert 18 <= notes.count() <= 25
     assert set(notes.values_list("kind", flat=True)) == set(NoteKind.values)
-    assert set(notes.values_list("author__user__username", flat=True)) == {"fiona", "sam", "lea", "marc"}
+    assert set(notes.values_list("author__user__username", flat=True)) == {
+        "fiona",
+        "sam",
+        "lea",
+        "marc",
+    }
     ideas = " ".join(notes.filter(kind=NoteKind.IDEA).values_list("text", flat=True))
     for idea in ("White-glove delivery", "24/7 live chat", "Sales training"):
         assert idea in ideas
-    assert notes.filter(kind=NoteKind.QUESTION, text="How does the client feel when told to wait?").exists()
+    assert notes.filter(
+        kind=NoteKind.QUESTION, text="How does the client feel when told to wait?"
+    ).exists()
     assert notes.filter(micro_interaction__isnull=True).exists(), "some notes sit on a whole phase"
 
 
 def test_it_records_every_change_as_a_board_event(loaded):
-    seqs = list(BoardEvent.objects.filter(scenario=loaded).order_by("seq").values_list("seq", flat=True))
+    seqs = list(
+        BoardEvent.objects.filter(scenario=loaded).order_by("seq").values_list("seq", flat=True)
+    )
     assert seqs == list(range(1, len(seqs) + 1))
     assert loaded.last_seq == len(seqs)
     added = BoardEvent.objects.filter(scenario=loaded, kind="note.added").count()
     assert added == Note.objects.filter(scenario=loaded).count()
-    assert BoardEvent.objects.filter(scenario=loaded, kind="interaction.rated").count() == len(demo.RATINGS)
+    assert BoardEvent.objects.filter(scenario=loaded, kind="interaction.rated").count() == len(
+        demo.RATINGS
+    )
 
 
 def test_it_is_idempotent(loaded):

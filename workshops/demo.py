@@ -68,19 +68,35 @@ class NoteData:
 # The first person starts the team, facilitates the workshop and adds the others.
 PEOPLE: tuple[Person, ...] = (
     Person(
-        "fiona", "Fiona", "Keller", Role.FACILITATOR, BusinessFunction.CLIENTELING,
+        "fiona",
+        "Fiona",
+        "Keller",
+        Role.FACILITATOR,
+        BusinessFunction.CLIENTELING,
         "facilitator, clienteling & CRM",
     ),
     Person(
-        "sam", "Samuel", "Rochat", Role.PARTICIPANT, BusinessFunction.BOUTIQUE,
+        "sam",
+        "Samuel",
+        "Rochat",
+        Role.PARTICIPANT,
+        BusinessFunction.BOUTIQUE,
         "boutique staff, sales associate",
     ),
     Person(
-        "lea", "Léa", "Favre", Role.PARTICIPANT, BusinessFunction.BOUTIQUE,
+        "lea",
+        "Léa",
+        "Favre",
+        Role.PARTICIPANT,
+        BusinessFunction.BOUTIQUE,
         "boutique staff, client advisor",
     ),
     Person(
-        "marc", "Marc", "Dubois", Role.MANAGER, BusinessFunction.MARKETING,
+        "marc",
+        "Marc",
+        "Dubois",
+        Role.MANAGER,
+        BusinessFunction.MARKETING,
         "manager, retail & marketing",
     ),
 )
@@ -90,30 +106,35 @@ PERSONAS: tuple[PersonaData, ...] = (
         name="Camille Roux",
         segment=Segment.FIRST_TIME_BUYER,
         goals=(
-            "Buy her first fine watch to mark a promotion, and understand what makes it worth the price."
+            "Buy her first fine watch to mark a promotion, and understand what makes it "
+            "worth the price."
         ),
         expectations=(
-            "To be welcomed like any client, whatever she wears. Quick answers online, unhurried expert "
-            "answers in the boutique, and a delivery that feels like an occasion."
+            "To be welcomed like any client, whatever she wears. Quick answers online, "
+            "unhurried expert answers in the boutique, and a delivery that feels like an occasion."
         ),
         bio=(
-            "29, architect in Lausanne. Follows the maison on Instagram and has saved for two years. "
-            "Researches every calibre online before she visits, compares two brands, and decides on "
-            "the spot when she feels at home. Today's first-time buyer may be tomorrow's VIC."
+            "29, architect in Lausanne. Follows the maison on Instagram and has saved for two "
+            "years. Researches every calibre online before she visits, compares two brands, and "
+            "decides on the spot when she feels at home. Today's first-time buyer may be "
+            "tomorrow's VIC."
         ),
     ),
     PersonaData(
         name="Henri Lambert",
         segment=Segment.VIC,
-        goals="Complete his collection with limited editions, and be the first to hear of new references.",
+        goals=(
+            "Complete his collection with limited editions, and be the first to hear of new "
+            "references."
+        ),
         expectations=(
-            "To be recognised by name, served by the associate who knows his collection, invited to "
-            "private viewings, and never to worry about servicing."
+            "To be recognised by name, served by the associate who knows his collection, "
+            "invited to private viewings, and never to worry about servicing."
         ),
         bio=(
-            "64, private banker in Geneva and a patron of the maison for twenty years, with eleven "
-            "pieces. Visits by appointment, often on a Saturday morning. Recommends the maison to his "
-            "friends: word of mouth is how most of them first came."
+            "64, private banker in Geneva and a patron of the maison for twenty years, with "
+            "eleven pieces. Visits by appointment, often on a Saturday morning. Recommends the "
+            "maison to his friends: word of mouth is how most of them first came."
         ),
     ),
 )
@@ -130,8 +151,12 @@ SCENARIO_DESCRIPTION = (
 )
 
 EXTRA_INTERACTIONS: tuple[ExtraInteraction, ...] = (
-    ExtraInteraction("Consideration", "Waits at the door while staff serve a VIC", Channel.BOUTIQUE, 3),
-    ExtraInteraction("Purchase", "Has the bracelet sized while offered a coffee", Channel.BOUTIQUE, 2),
+    ExtraInteraction(
+        "Consideration", "Waits at the door while staff serve a VIC", Channel.BOUTIQUE, 3
+    ),
+    ExtraInteraction(
+        "Purchase", "Has the bracelet sized while offered a coffee", Channel.BOUTIQUE, 2
+    ),
     ExtraInteraction("Service", "Calls the boutique to ask where the parcel is", Channel.PHONE, 0),
 )
 
@@ -142,7 +167,9 @@ RATINGS: tuple[Rating, ...] = (
     Rating("Consideration", "Browses the collection on the webstore", -1),
     Rating("Consideration", "Asks for a model's details on live chat", -2, MomentOfTruth.NEGATIVE),
     Rating("Consideration", "Books a private appointment", 1),
-    Rating("Consideration", "Waits at the door while staff serve a VIC", -2, MomentOfTruth.NEGATIVE),
+    Rating(
+        "Consideration", "Waits at the door while staff serve a VIC", -2, MomentOfTruth.NEGATIVE
+    ),
     Rating("Consideration", "Is welcomed and told the brand story in the boutique", 1),
     Rating("Purchase", "Tries the piece on with an associate", 2, MomentOfTruth.POSITIVE),
     Rating("Purchase", "Gets expert answers on craftsmanship", -1),
@@ -159,100 +186,69 @@ RATINGS: tuple[Rating, ...] = (
 FRICTION, DELIGHT, IDEA = NoteKind.FRICTION, NoteKind.DELIGHT, NoteKind.IDEA
 QUESTION, OBSERVATION = NoteKind.QUESTION, NoteKind.OBSERVATION
 
+# One entry per note, as it sits on the board.
+# fmt: off
 NOTES: tuple[NoteData, ...] = (
     # Awareness
-    NoteData(
-        "lea", "Awareness", "Sees the new collection on Instagram", OBSERVATION,
-        "Most enquiries this month quote the Instagram post of the new collection.",
-    ),
-    NoteData(
-        "sam", "Awareness", "Walks past the boutique window", OBSERVATION,
-        "Young passers-by photograph the window but rarely come in: the closed door looks intimidating.",
-    ),
-    NoteData(
-        "fiona", "Awareness", None, QUESTION,
-        "How did she first hear about us: Instagram, a friend, or the window?",
-    ),
+    NoteData("lea", "Awareness", "Sees the new collection on Instagram", OBSERVATION,
+             "Most enquiries this month quote the Instagram post of the new collection."),
+    NoteData("sam", "Awareness", "Walks past the boutique window", OBSERVATION,
+             "Young passers-by photograph the window but rarely come in: the closed door looks "
+             "intimidating."),
+    NoteData("fiona", "Awareness", None, QUESTION,
+             "How did she first hear about us: Instagram, a friend, or the window?"),
     # Consideration
-    NoteData(
-        "lea", "Consideration", "Browses the collection on the webstore", FRICTION,
-        "No 360° view or try-on on the product pages: clients zoom into photos, then phone us to ask.",
-    ),
-    NoteData(
-        "lea", "Consideration", "Asks for a model's details on live chat", FRICTION,
-        "She wanted the new collection's details at 10 pm, but nobody was on live chat. "
-        "She nearly ordered from another maison.",
-    ),
-    NoteData(
-        "fiona", "Consideration", "Asks for a model's details on live chat", IDEA,
-        "24/7 live chat and video calls with a watch specialist; a bot answers the basics and hands "
-        "over to a person.",
-    ),
-    NoteData(
-        "sam", "Consideration", "Waits at the door while staff serve a VIC", FRICTION,
-        "A young client came in, thrilled, and was ignored for ten minutes while we served a VIC. "
-        "She left without a word.",
-    ),
-    NoteData(
-        "fiona", "Consideration", "Waits at the door while staff serve a VIC", QUESTION,
-        "How does the client feel when told to wait?",
-    ),
-    NoteData(
-        "lea", "Consideration", "Waits at the door while staff serve a VIC", IDEA,
-        "Greet every client within a minute, even during a VIC appointment: a host at the door, "
-        "a glass of water, a seat with the brand book.",
-    ),
-    NoteData(
-        "sam", "Consideration", "Books a private appointment", DELIGHT,
-        "Clients love a personal call from their associate to confirm the appointment.",
-    ),
+    NoteData("lea", "Consideration", "Browses the collection on the webstore", FRICTION,
+             "No 360° view or try-on on the product pages: clients zoom into photos, then "
+             "phone us to ask."),
+    NoteData("lea", "Consideration", "Asks for a model's details on live chat", FRICTION,
+             "She wanted the new collection's details at 10 pm, but nobody was on live chat. She "
+             "nearly ordered from another maison."),
+    NoteData("fiona", "Consideration", "Asks for a model's details on live chat", IDEA,
+             "24/7 live chat and video calls with a watch specialist; a bot answers the basics and "
+             "hands over to a person."),
+    NoteData("sam", "Consideration", "Waits at the door while staff serve a VIC", FRICTION,
+             "A young client came in, thrilled, and was ignored for ten minutes while we served a "
+             "VIC. She left without a word."),
+    NoteData("fiona", "Consideration", "Waits at the door while staff serve a VIC", QUESTION,
+             "How does the client feel when told to wait?"),
+    NoteData("lea", "Consideration", "Waits at the door while staff serve a VIC", IDEA,
+             "Greet every client within a minute, even during a VIC appointment: a host at the "
+             "door, a glass of water, a seat with the brand book."),
+    NoteData("sam", "Consideration", "Books a private appointment", DELIGHT,
+             "Clients love a personal call from their associate to confirm the appointment."),
     # Purchase
-    NoteData(
-        "sam", "Purchase", "Tries the piece on with an associate", DELIGHT,
-        "The associate told her how well the watch suited her and why she had chosen well. "
-        "Her face lit up.",
-    ),
-    NoteData(
-        "lea", "Purchase", "Gets expert answers on craftsmanship", FRICTION,
-        "The associate couldn't explain the difference between the two calibres she had "
-        "researched online.",
-    ),
-    NoteData(
-        "marc", "Purchase", "Gets expert answers on craftsmanship", IDEA,
-        "Sales training on calibres, heritage and soft skills before the new collection launches.",
-    ),
-    NoteData(
-        "sam", "Purchase", "Pays and receives the piece", OBSERVATION,
-        "Payment happens at the counter in the back; the moment loses its magic.",
-    ),
-    NoteData(
-        "marc", "Purchase", "Chooses white-glove home delivery", IDEA,
-        "White-glove delivery by her own associate, with a handwritten card and an unboxing moment.",
-    ),
+    NoteData("sam", "Purchase", "Tries the piece on with an associate", DELIGHT,
+             "The associate told her how well the watch suited her and why she had chosen well. "
+             "Her face lit up."),
+    NoteData("lea", "Purchase", "Gets expert answers on craftsmanship", FRICTION,
+             "The associate couldn't explain the difference between the two calibres she had "
+             "researched online."),
+    NoteData("marc", "Purchase", "Gets expert answers on craftsmanship", IDEA,
+             "Sales training on calibres, heritage and soft skills before the new collection "
+             "launches."),
+    NoteData("sam", "Purchase", "Pays and receives the piece", OBSERVATION,
+             "Payment happens at the counter in the back; the moment loses its magic."),
+    NoteData("marc", "Purchase", "Chooses white-glove home delivery", IDEA,
+             "White-glove delivery by her own associate, with a handwritten card and an unboxing "
+             "moment."),
     # Service
-    NoteData(
-        "sam", "Service", "Unboxes the piece at home", FRICTION,
-        "The watch arrived in ordinary packaging, like any quick-commerce parcel. Nothing said Geneva.",
-    ),
-    NoteData(
-        "lea", "Service", "Registers the warranty online", FRICTION,
-        "The warranty form asks for the serial number on the case back; clients can't find it.",
-    ),
-    NoteData(
-        "sam", "Service", None, QUESTION,
-        "Who calls the client a week after delivery to ask how the watch feels?",
-    ),
+    NoteData("sam", "Service", "Unboxes the piece at home", FRICTION,
+             "The watch arrived in ordinary packaging, like any quick-commerce parcel. Nothing "
+             "said Geneva."),
+    NoteData("lea", "Service", "Registers the warranty online", FRICTION,
+             "The warranty form asks for the serial number on the case back; clients can't "
+             "find it."),
+    NoteData("sam", "Service", None, QUESTION,
+             "Who calls the client a week after delivery to ask how the watch feels?"),
     # Loyalty & Advocacy
-    NoteData(
-        "marc", "Loyalty & Advocacy", "Is invited to a private event", DELIGHT,
-        "Patrons invited to last year's atelier evening still talk about it.",
-    ),
-    NoteData(
-        "marc", "Loyalty & Advocacy", "Receives a personal follow-up from the associate", QUESTION,
-        "When should the associate follow up, and on which channel does she want to hear from us?",
-    ),
-    NoteData(
-        "fiona", "Loyalty & Advocacy", None, OBSERVATION,
-        "If she can't wait to come back, we've done it right.",
-    ),
+    NoteData("marc", "Loyalty & Advocacy", "Is invited to a private event", DELIGHT,
+             "Patrons invited to last year's atelier evening still talk about it."),
+    NoteData("marc", "Loyalty & Advocacy", "Receives a personal follow-up from the associate",
+             QUESTION,
+             "When should the associate follow up, and on which channel does she want to hear "
+             "from us?"),
+    NoteData("fiona", "Loyalty & Advocacy", None, OBSERVATION,
+             "If she can't wait to come back, we've done it right."),
 )
+# fmt: on

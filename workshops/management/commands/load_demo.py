@@ -42,23 +42,29 @@ class Command(BaseCommand):
                 f"'{demo.PASSWORD}'. Run it in development (DEBUG=1), or pass --force."
             )
         if Team.objects.filter(name=demo.TEAM_NAME).exists():
-            self.stdout.write(f'The demo is already loaded (team "{demo.TEAM_NAME}"): nothing changed.')
+            self.stdout.write(
+                f'The demo is already loaded (team "{demo.TEAM_NAME}"): nothing changed.'
+            )
             self.print_sign_ins()
             return
         same_names = Q()
         for person in demo.PEOPLE:
             same_names |= Q(username__iexact=person.username)
-        taken = sorted(get_user_model().objects.filter(same_names).values_list("username", flat=True))
+        taken = sorted(
+            get_user_model().objects.filter(same_names).values_list("username", flat=True)
+        )
         if taken:
             raise CommandError(
-                f"Can't load the demo: the sign-ins {', '.join(taken)} already exist outside the demo "
-                f'team "{demo.TEAM_NAME}". Nothing was changed.'
+                f"Can't load the demo: the sign-ins {', '.join(taken)} already exist outside "
+                f'the demo team "{demo.TEAM_NAME}". Nothing was changed.'
             )
         try:
             with transaction.atomic():
                 scenario = load()
         except ValidationError as exc:
-            raise CommandError(f"The demo data doesn't pass validation, nothing was changed: {exc}") from exc
+            raise CommandError(
+                f"The demo data doesn't pass validation, nothing was changed: {exc}"
+            ) from exc
         self.print_summary(scenario)
         self.print_sign_ins()
 
@@ -73,13 +79,13 @@ class Command(BaseCommand):
                 f"and {len(demo.PERSONAS)} personas."
             )
         )
+        status = workshop.get_status_display().lower()
+        self.stdout.write(f'  Workshop "{workshop.title}" ({status}, {workshop.date:%d %B %Y})')
+        phases = Phase.objects.filter(scenario=scenario).count()
+        notes = Note.objects.filter(scenario=scenario).count()
         self.stdout.write(
-            f'  Workshop "{workshop.title}" ({workshop.get_status_display().lower()}, {workshop.date:%d %B %Y})'
-        )
-        self.stdout.write(
-            f'  Board "{scenario.title}": {Phase.objects.filter(scenario=scenario).count()} phases, '
-            f"{interactions.count()} micro-interactions ({rated} rated, {moments} moments of truth), "
-            f"{Note.objects.filter(scenario=scenario).count()} notes."
+            f'  Board "{scenario.title}": {phases} phases, {interactions.count()} '
+            f"micro-interactions ({rated} rated, {moments} moments of truth), {notes} notes."
         )
         self.stdout.write(f"  Open it at {reverse('board', args=[scenario.pk])}")
 
@@ -88,7 +94,7 @@ class Command(BaseCommand):
         width = max(len(p.username) for p in demo.PEOPLE)
         for person in demo.PEOPLE:
             self.stdout.write(
-                f"  {person.username:<{width}}  {person.first_name} {person.last_name}, {person.description}"
+                f"  {person.username:<{width}}  {person.full_name}, {person.description}"
             )
 
 
@@ -106,7 +112,10 @@ def load() -> Scenario:
         last_name=first.last_name,
     )
     team = workshop_services.create_team(
-        user=user, name=demo.TEAM_NAME, business_function=first.business_function, display_name=first.full_name
+        user=user,
+        name=demo.TEAM_NAME,
+        business_function=first.business_function,
+        display_name=first.full_name,
     )
     facilitator = Membership.objects.select_related("user").get(team=team, user=user)
     members = {first.username: facilitator}
@@ -155,10 +164,15 @@ def load() -> Scenario:
 
     for extra in demo.EXTRA_INTERACTIONS:
         mi = board_services.add_micro_interaction(
-            actor=facilitator, phase=_lookup(phases, extra.phase), action=extra.action, channel=extra.channel
+            actor=facilitator,
+            phase=_lookup(phases, extra.phase),
+            action=extra.action,
+            channel=extra.channel,
         )
         if extra.position is not None:
-            board_services.move_micro_interaction(actor=facilitator, interaction=mi, position=extra.position)
+            board_services.move_micro_interaction(
+                actor=facilitator, interaction=mi, position=extra.position
+            )
 
     interactions = {
         (mi.phase.name, mi.action): mi
@@ -177,7 +191,9 @@ def load() -> Scenario:
             actor=members[note.author],
             scenario=scenario,
             phase=_lookup(phases, note.phase),
-            micro_interaction=_lookup(interactions, (note.phase, note.action)) if note.action else None,
+            micro_interaction=_lookup(interactions, (note.phase, note.action))
+            if note.action
+            else None,
             kind=note.kind,
             text=note.text,
         )

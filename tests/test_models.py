@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
+from boards import services
 from boards.models import (
     BoardEvent,
     MicroInteraction,
@@ -42,9 +43,9 @@ def mi(phase) -> MicroInteraction:
 
 @pytest.fixture
 def other_board(workshop, facilitator) -> Scenario:
-    from boards import services
-
-    return services.create_scenario(actor=facilitator, workshop=workshop, title="A VIC's anniversary gift")
+    return services.create_scenario(
+        actor=facilitator, workshop=workshop, title="A VIC's anniversary gift"
+    )
 
 
 def note(mi_or_phase, *, order: int, **fields) -> Note:
@@ -53,7 +54,12 @@ def note(mi_or_phase, *, order: int, **fields) -> Note:
     else:
         phase, mi = mi_or_phase, None
     return Note.objects.create(
-        scenario_id=phase.scenario_id, phase=phase, micro_interaction=mi, text="A note", order=order, **fields
+        scenario_id=phase.scenario_id,
+        phase=phase,
+        micro_interaction=mi,
+        text="A note",
+        order=order,
+        **fields,
     )
 
 
@@ -70,11 +76,15 @@ def test_it_accepts_emotions_from_minus_two_to_two(mi, emotion):
 @pytest.mark.parametrize("emotion", [-3, 3, 100])
 def test_it_refuses_emotions_out_of_range(mi, emotion):
     violates(MicroInteraction.objects.filter(pk=mi.pk).update, emotion=emotion)
-    violates(MicroInteraction.objects.create, phase=mi.phase, order=99, action="Frowns", emotion=emotion)
+    violates(
+        MicroInteraction.objects.create, phase=mi.phase, order=99, action="Frowns", emotion=emotion
+    )
 
 
 def test_it_refuses_a_channel_outside_the_list(phase):
-    violates(MicroInteraction.objects.create, phase=phase, order=99, action="Sends a fax", channel="fax")
+    violates(
+        MicroInteraction.objects.create, phase=phase, order=99, action="Sends a fax", channel="fax"
+    )
 
 
 def test_it_refuses_a_moment_of_truth_outside_the_list(mi):
@@ -82,11 +92,15 @@ def test_it_refuses_a_moment_of_truth_outside_the_list(mi):
 
 
 def test_it_keeps_interaction_orders_unique_within_a_phase(mi, board):
-    violates(MicroInteraction.objects.create, phase=mi.phase, order=mi.order, action="Twice in one slot")
+    violates(
+        MicroInteraction.objects.create, phase=mi.phase, order=mi.order, action="Twice in one slot"
+    )
     next_phase = board.phases.exclude(pk=mi.phase_id).order_by("order").first()
     # The same order in another phase is fine.
     MicroInteraction.objects.filter(phase=next_phase, order=mi.order).delete()
-    MicroInteraction.objects.create(phase=next_phase, order=mi.order, action="Same order, other phase")
+    MicroInteraction.objects.create(
+        phase=next_phase, order=mi.order, action="Same order, other phase"
+    )
 
 
 # Phases ----------------------------------------------------------------------------------------
@@ -137,8 +151,12 @@ def test_it_keeps_event_seqs_unique_per_board(board, other_board):
 def test_it_keeps_request_ids_unique_per_board_but_allows_many_without_one(board, other_board):
     request_id = uuid.uuid4()
     BoardEvent.objects.create(scenario=board, seq=101, kind="note.added", request_id=request_id)
-    violates(BoardEvent.objects.create, scenario=board, seq=102, kind="note.added", request_id=request_id)
-    BoardEvent.objects.create(scenario=other_board, seq=101, kind="note.added", request_id=request_id)
+    violates(
+        BoardEvent.objects.create, scenario=board, seq=102, kind="note.added", request_id=request_id
+    )
+    BoardEvent.objects.create(
+        scenario=other_board, seq=101, kind="note.added", request_id=request_id
+    )
     BoardEvent.objects.create(scenario=board, seq=103, kind="note.added")
     BoardEvent.objects.create(scenario=board, seq=104, kind="note.added")
 
@@ -225,7 +243,9 @@ def test_it_refuses_an_action_status_outside_the_list(action):
 
 
 def test_it_names_a_member_by_display_name_then_full_name_then_username(team):
-    user = get_user_model().objects.create_user(username="sophie", first_name="Sophie", last_name="Meier")
+    user = get_user_model().objects.create_user(
+        username="sophie", first_name="Sophie", last_name="Meier"
+    )
     member = Membership.objects.create(user=user, team=team, display_name="Sophie (Zurich)")
     assert member.name == "Sophie (Zurich)"
     member.display_name = ""

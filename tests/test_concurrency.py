@@ -1,0 +1,192 @@
+"""Concurrent writers on one board: every write gets the board's next seq, with no gaps, no
+duplicates and no "database is locked", and notes keep unique, gapless orders.
+
+The writers are real threads, each with its own database connection, started at the same
+moment. The tests run on the default database (SQLite in WAL mode unless DATABASE_URL says
+otherwise); with JOURNEYMAP_TEST_DATABASE_URL set they run again, in a child process, on that
+database (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import dj_database_url
+import pytest
+from django.db import connection
+
+from boards import services
+from boards.models import BoardEvent, MicroInteraction, Note, Phase, Scenario
+from tests.conftest import make_member
+from workshops.models import Membership, Role
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WRITERS = 8
+NOTES_EACH = 4
+
+
+def run_at_once(work: Callable[[int], None], count: int = WRITERS) -> list[BaseException]:
+    """Run work(0..count-1) in as many threads, released together; return what they raised."""
+    barrier = threading.Barrier(count, timeout=30)
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a writer never finished"
+    return errors
+
+
+@pytest.fixture
+def writers(team, participant, other_participant, manager, facilitator) -> list[Membership]:
+    """Eight people of the team: the shared ones and four more boutique staff."""
+    extra = [make_member(team, f"associate{i}", Role.PARTICIPANT) for i in range(WRITERS - 4)]
+    return [participant, other_participant, manager, facilitator, *extra]
+
+
+def target(board: Scenario) -> tuple[Phase, MicroInteraction, MicroInteraction]:
+    phase = board.phases.order_by("order").first()
+    first, second = phase.interactions.order_by("order")[:2]
+    return phase, first, second
+
+
+def assert_gapless_seqs(board: Scenario) -> list[BoardEvent]:
+    events = list(BoardEvent.objects.filter(scenario=board).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert Scenario.objects.get(pk=board.pk).last_seq == len(events)
+    return events
+
+
+def assert_gapless_orders(**container) -> list[int]:
+    orders = list(
+        Note.objects.filter(**container).order_by("order").values_list("order", flat=True)
+    )
+    assert orders == list(range(len(orders)))
+    return orders
+
+
+def test_it_runs_on_the_database_the_environment_names_default_database():
+    if os.environ.get("DATABASE_URL"):
+        assert (
+            connection.settings_dict["ENGINE"]
+            == dj_database_url.parse(os.environ["DATABASE_URL"])["ENGINE"]
+        )
+    else:
+        assert connection.vendor == "sqlite"
+        assert connection.cursor().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_it_gives_concurrent_notes_the_next_seqs_default_database(board, writers):
+    phase, mi, _ = target(board)
+
+    def add_notes(i: int) -> None:
+        for n in range(NOTES_EACH):
+            services.add_note(
+                actor=writers[i],
+                scenario=board,
+                phase=phase,
+                micro_interaction=mi if n % 2 == 0 else None,
+                kind="friction",
+                text=f"Writer {i}, note {n}: told to wait in line",
+            )
+
+    errors = run_at_once(add_notes)
+    assert errors == [], f"writers failed: {errors!r}"
+
+    events = assert_gapless_seqs(board)
+    total = WRITERS * NOTES_EACH
+    assert len(events) == 1 + total  # scenario.created, then one note.added per note
+    added = [e for e in events if e.kind == "note.added"]
+    notes = {note.pk: note for note in Note.objects.filter(scenario=board)}
+    assert len(notes) == total
+    assert sorted(e.payload["note"] for e in added) == sorted(notes)
+    # Every push starts with its own seq: a client can check it applies them in order.
+    for event in events:
+        assert event.html.startswith(f'<span id="board-seq" data-seq="{event.seq}"')
+    assert len(assert_gapless_orders(micro_interaction=mi)) == total // 2
+    assert len(assert_gapless_orders(phase=phase, micro_interaction__isnull=True)) == total // 2
+    for i, writer in enumerate(writers):
+        mine = sorted(n.text for n in notes.values() if n.author_id == writer.pk)
+        assert mine == [f"Writer {i}, note {n}: told to wait in line" for n in range(NOTES_EACH)]
+
+
+def test_it_keeps_orders_gapless_under_concurrent_adds_moves_and_deletes_default_database(
+    board, writers
+):
+    phase, left, right = target(board)
+    seeded = [
+        services.add_note(
+            actor=writers[i],
+            scenario=board,
+            phase=phase,
+            micro_interaction=left,
+            kind="idea",
+            text=f"Seed {i}",
+        )
+        for i in range(WRITERS)
+    ]
+
+    def shuffle(i: int) -> None:
+        me = writers[i]
+        mine = services.add_note(
+            actor=me,
+            scenario=board,
+            phase=phase,
+            micro_interaction=right,
+            kind="observation",
+            text=f"New {i}",
+        )
+        services.move_note(
+            actor=me, note=seeded[i], phase=phase, micro_interaction=right, position=0
+        )
+        services.move_note(actor=me, note=mine, phase=phase, micro_interaction=left, position=i % 3)
+        if i % 2:
+            services.delete_note(actor=me, note=seeded[i])
+
+    errors = run_at_once(shuffle)
+    assert errors == [], f"writers failed: {errors!r}"
+
+    events = assert_gapless_seqs(board)
+    assert len(events) == 1 + WRITERS + WRITERS * 3 + WRITERS // 2
+    assert len(assert_gapless_orders(micro_interaction=left)) == WRITERS
+    assert len(assert_gapless_orders(micro_interaction=right)) == WRITERS // 2
+
+
+@pytest.mark.scaleout
+@pytest.mark.skipif(
+    not os.environ.get("JOURNEYMAP_TEST_DATABASE_URL"),
+    reason="needs JOURNEYMAP_TEST_DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/journeymap_test",
+)
+@pytest.mark.django_db(transaction=False)
+def test_it_gives_concurrent_writers_the_next_seqs_on_postgresql():
+    """Run this file's default-database tests in a child process whose database is PostgreSQL."""
+    env = {**os.environ, "DATABASE_URL": os.environ["JOURNEYMAP_TEST_DATABASE_URL"]}
+    del env["JOURNEYMAP_TEST_DATABASE_URL"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-k", "default_database"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert "3 passed" in report, report

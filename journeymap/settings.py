@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -120,8 +121,8 @@ else:
                     "PRAGMA busy_timeout=20000;"
                 ),
             },
-            # Tests use a file, so threads and server processes share it as in production.
-            "TEST": {"NAME": str(BASE_DIR / ".test-db.sqlite3")},
+            # Tests use a file (one per test run), so threads share it as in production.
+            "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"journeymap-test-{os.getpid()}.sqlite3")},
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

@@ -37,8 +37,14 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         since = _int(query.get("since", [None])[0])
-        await events.subscribe(self.scenario_id, self.channel_name)
-        messages, self.last_sent = await database_sync_to_async(events.catch_up)(self.scenario_id, since)
+        self.groups_joined = (
+            events.group_name(self.scenario_id),
+            events.member_group(self.scenario_id, self.member.pk),
+        )
+        await events.subscribe(self.channel_name, *self.groups_joined)
+        messages, self.last_sent = await database_sync_to_async(events.catch_up)(
+            self.scenario_id, since, self.member
+        )
         for message in messages:
             await self.send(text_data=message)
         people = await presence.register.join(self.scenario_id, self.channel_name, presence.Person.of(self.member))
@@ -47,7 +53,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.member is None:
             return
-        await events.unsubscribe(self.scenario_id, self.channel_name)
+        await events.unsubscribe(self.channel_name, *self.groups_joined)
         people = await presence.register.leave(self.scenario_id, self.channel_name)
         await events.push_presence(self.scenario_id, people)
 
@@ -62,4 +68,29 @@ class BoardConsumer(AsyncWebsocketConsumer):
             if seq <= self.last_sent:
                 return  # already sent during catch-up
             self.last_sent = seq
+        await self.send(text_data=event["html"])
+
+
+class PersonalConsumer(AsyncWebsocketConsumer):
+    """A person's own live pages ("My actions"): a fresh copy on connect, then their pushes."""
+
+    user_id: int | None = None
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        await self.accept()
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user_id = user.pk
+        await events.subscribe(self.channel_name, events.user_group(user.pk))
+        from workshops import render as workshops_render
+
+        await self.send(text_data=await database_sync_to_async(workshops_render.my_actions)(user))
+
+    async def disconnect(self, code: int) -> None:
+        if self.user_id is not None:
+            await events.unsubscribe(self.channel_name, events.user_group(self.user_id))
+
+    async def board_push(self, event: dict) -> None:
         await self.send(text_data=event["html"])

@@ -87,6 +87,36 @@ def broadcast(scenario_id: int, seq: int, html: str) -> None:
     async_to_sync(layer.group_send)(group_name(scenario_id), {"type": PUSH_TYPE, "seq": seq, "html": html})
 
 
+def member_group(scenario_id: int, member_id: int) -> str:
+    """One person's private channel on one board (their dots, their private notes)."""
+    return f"board.{scenario_id}.member.{member_id}"
+
+
+def user_group(user_id: int) -> str:
+    """One person's channel across pages that are not a board ("My actions")."""
+    return f"user.{user_id}"
+
+
+def push_private(*, scenario_id: int, member_id: int, html: str) -> None:
+    """After commit, send `html` to one person's sockets on one board. Not part of the board's
+    state: no seq, never replayed (a reconnecting socket gets that person's state afresh)."""
+    _send_on_commit(member_group(scenario_id, member_id), html)
+
+
+def push_to_user(*, user_id: int, html: str) -> None:
+    """After commit, send `html` to one person's open pages that listen for it."""
+    _send_on_commit(user_group(user_id), html)
+
+
+def _send_on_commit(group: str, html: str) -> None:
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(group, {"type": PUSH_TYPE, "seq": 0, "html": html})
+
+    transaction.on_commit(send)
+
+
 def missed_events(scenario_id: int, since: int, limit: int) -> list[tuple[int, str]] | None:
     """The pushes after `since`, in order; None when the client is too far behind to replay."""
     rows = list(
@@ -117,19 +147,33 @@ def board_member(user, scenario_id: int):
     )
 
 
-async def subscribe(scenario_id: int, channel_name: str) -> None:
-    await get_channel_layer().group_add(group_name(scenario_id), channel_name)
+async def subscribe(channel_name: str, *groups: str) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_add(group, channel_name)
 
 
-async def unsubscribe(scenario_id: int, channel_name: str) -> None:
-    await get_channel_layer().group_discard(group_name(scenario_id), channel_name)
+async def unsubscribe(channel_name: str, *groups: str) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_discard(group, channel_name)
 
 
-def catch_up(scenario_id: int, since: int | None) -> tuple[list[str], int]:
-    """What a (re)connecting client needs: the events it missed, in order, or a fresh board.
+def catch_up(scenario_id: int, since: int | None, member=None) -> tuple[list[str], int]:
+    """What a (re)connecting client needs: the events it missed, in order, or a fresh board;
+    then the member's private state (their dots, their private notes), which has no seq.
 
     Pushes are whole fragments (state, not deltas), so one applied twice changes nothing.
     """
+    from boards import render
+
+    messages, last_seq = _board_catch_up(scenario_id, since)
+    if member is not None:
+        messages.append(render.private_panel(Scenario.objects.get(pk=scenario_id), member))
+    return messages, last_seq
+
+
+def _board_catch_up(scenario_id: int, since: int | None) -> tuple[list[str], int]:
     from django.conf import settings
 
     from boards import render
@@ -145,7 +189,7 @@ def catch_up(scenario_id: int, since: int | None) -> tuple[list[str], int]:
     # last_seq is read before rendering, so the board is at least that new.
     scenario = Scenario.objects.select_related("workshop").get(pk=scenario_id)
     scenario.last_seq = last_seq
-    return [seq_marker(last_seq, reset=True) + render.board(scenario)], last_seq
+    return [seq_marker(last_seq, reset=True) + render.whole_board(scenario)], last_seq
 
 
 async def push_presence(scenario_id: int, people) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from boards.models import Channel, MomentOfTruth, NoteKind
+from boards.models import Channel, MomentOfTruth, NoteKind, Stage
 
 EMOTION_CHOICES = [
     ("", "Not rated"),
@@ -13,6 +13,13 @@ EMOTION_CHOICES = [
     ("1", "+1 Positive"),
     ("2", "+2 Very positive"),
 ]
+
+
+class NoteTextField(forms.CharField):
+    """A browser counts a line break as one character and sends it as two (CRLF): count it as one."""
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\r\n", "\n").replace("\r", "\n")
 
 
 class IdempotentForm(forms.Form):
@@ -25,12 +32,12 @@ class NoteForm(IdempotentForm):
     phase = forms.IntegerField(widget=forms.HiddenInput)
     interaction = forms.IntegerField(required=False, widget=forms.HiddenInput)
     kind = forms.ChoiceField(choices=NoteKind.choices, initial=NoteKind.OBSERVATION)
-    text = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    text = NoteTextField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class NoteEditForm(IdempotentForm):
     kind = forms.ChoiceField(choices=NoteKind.choices)
-    text = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 4}))
+    text = NoteTextField(max_length=500, widget=forms.Textarea(attrs={"rows": 4}))
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
@@ -87,3 +94,54 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+class StageForm(IdempotentForm):
+    stage = forms.ChoiceField(choices=Stage.choices)
+
+
+class FocusForm(IdempotentForm):
+    phase = forms.IntegerField(required=False)
+
+
+class ToggleForm(IdempotentForm):
+    value = forms.TypedChoiceField(choices=[("0", "off"), ("1", "on")], coerce=lambda v: v == "1")
+
+
+class TimerForm(IdempotentForm):
+    op = forms.ChoiceField(choices=[(o, o) for o in ("start", "pause", "resume", "extend", "end")])
+    minutes = forms.IntegerField(required=False, min_value=1, max_value=120)
+
+
+class VotingRoundForm(IdempotentForm):
+    budget = forms.IntegerField(min_value=1, max_value=20, initial=3, label="Dots per person")
+    cap_per_note = forms.IntegerField(min_value=1, max_value=20, initial=2, label="Most dots one person can put on a note")
+    phase = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, label="Limit to one phase")
+
+    def __init__(self, *args, phases=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["phase"].choices = [("", "The whole board")] + [(p.pk, p.name) for p in phases]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("budget") and data.get("cap_per_note") and data["cap_per_note"] > data["budget"]:
+            self.add_error("cap_per_note", "The cap per note can't be more than the dots per person.")
+        return data
+
+
+class VoteForm(IdempotentForm):
+    op = forms.ChoiceField(choices=[("add", "add"), ("remove", "remove")])
+
+
+class ActionForm(IdempotentForm):
+    title = forms.CharField(max_length=200, label="Action")
+    owner = forms.TypedChoiceField(coerce=int, label="Owner")
+    due_date = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.TypedMultipleChoiceField(coerce=int, label="From these notes", widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, members=(), notes=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = [("", "Pick an owner")] + [
+            (m.pk, f"{m.name} · {m.get_business_function_display()}") for m in members
+        ]
+        self.fields["notes"].choices = [(n.pk, n.text) for n in notes]

@@ -36,8 +36,18 @@ class NoteKind(models.TextChoices):
 EMOTION_LABELS = {-2: "Very negative", -1: "Negative", 0: "Neutral", 1: "Positive", 2: "Very positive"}
 
 
+class Stage(models.TextChoices):
+    CAPTURE = "capture", "Capture"
+    DISCUSS = "discuss", "Discuss"
+    VOTE = "vote", "Vote"
+    ACTIONS = "actions", "Actions"
+
+
 class Scenario(models.Model):
-    """A customer scenario mapped in a workshop. Its journey map is the board."""
+    """A customer scenario mapped in a workshop. Its journey map is the board.
+
+    It also holds the live session's state, which the facilitator controls.
+    """
 
     workshop = models.ForeignKey("workshops.Workshop", on_delete=models.CASCADE, related_name="scenarios")
     persona = models.ForeignKey(
@@ -50,8 +60,24 @@ class Scenario(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
 
+    # The live session, under the facilitator's control.
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.CAPTURE)
+    focus_phase = models.ForeignKey(
+        "Phase", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    locked = models.BooleanField(default=False, help_text="Participants cannot change the board.")
+    private_round = models.BooleanField(
+        default=False, help_text="Participants' new notes stay hidden until revealed."
+    )
+    # A running timer has an end; a paused one has the seconds it had left.
+    timer_ends_at = models.DateTimeField(null=True, blank=True)
+    timer_remaining = models.PositiveIntegerField(null=True, blank=True)
+
     class Meta:
         ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(stage__in=Stage.values), name="scenario_stage_valid"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -59,6 +85,14 @@ class Scenario(models.Model):
     @property
     def team_id(self) -> int:
         return self.workshop.team_id
+
+    @property
+    def timer_state(self) -> str:
+        if self.timer_ends_at is not None:
+            return "running"
+        if self.timer_remaining is not None:
+            return "paused"
+        return "off"
 
 
 class Phase(models.Model):
@@ -131,6 +165,8 @@ class Note(models.Model):
     text = models.CharField(max_length=500)
     order = models.PositiveIntegerField()
     version = models.PositiveIntegerField(default=1)
+    # Written during a private round: only its author sees the text until the facilitator reveals it.
+    hidden = models.BooleanField(default=False)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
 

@@ -6,27 +6,77 @@ Queries are constant in the size of the board: no ORM calls in loops.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Sum
 from django.template.loader import render_to_string
 
-from boards.models import Channel, MicroInteraction, MomentOfTruth, Note, NoteKind, Phase, Scenario
+from boards.models import (
+    Channel,
+    MicroInteraction,
+    MomentOfTruth,
+    Note,
+    NoteKind,
+    Phase,
+    Scenario,
+    Stage,
+    Vote,
+    VotingRound,
+    VotingStatus,
+)
 
 PAGE = "boards/board.html"
+RANKING_SIZE = 10
+MIN_GROUP = 2  # a business function's votes are shown apart only with at least this many voters
 
 
 def notes_queryset():
     return Note.objects.select_related("author__user").order_by("order", "pk")
 
 
+def current_round(scenario: Scenario) -> VotingRound | None:
+    """The board's latest voting round: open, closed, or revealed."""
+    return VotingRound.objects.filter(scenario=scenario).select_related("phase").first()
+
+
+def annotate_notes(scenario: Scenario, notes: Iterable[Note], voting: VotingRound | None) -> None:
+    """Add what a note shows besides itself: can it get dots now, its revealed total, its actions."""
+    from workshops.models import Action
+
+    notes = list(notes)
+    totals: dict[int, int] = {}
+    if voting is not None and voting.status == VotingStatus.REVEALED:
+        totals = dict(
+            Vote.objects.filter(round=voting).values_list("note").annotate(total=Sum("dots")).values_list("note", "total")
+        )
+    by_note: dict[int, list[Action]] = defaultdict(list)
+    links = Action.notes.through.objects.filter(note__in=[n.pk for n in notes]).select_related("action__owner__user")
+    for link in links:
+        by_note[link.note_id].append(link.action)
+    is_open = voting is not None and voting.status == VotingStatus.OPEN
+    for note in notes:
+        note.votable = bool(
+            is_open
+            and note.kind == NoteKind.FRICTION
+            and not note.hidden
+            and (voting.phase_id is None or voting.phase_id == note.phase_id)
+        )
+        note.vote_total = totals.get(note.pk)
+        note.action_list = by_note.get(note.pk, [])
+
+
 def board_context(scenario: Scenario) -> dict[str, Any]:
-    """Phases with their micro-interactions and notes, in three queries."""
+    """Phases with their micro-interactions and notes, in a constant number of queries."""
     phases = list(Phase.objects.filter(scenario=scenario).order_by("order"))
     interactions = list(
         MicroInteraction.objects.filter(phase__scenario=scenario).order_by("phase_id", "order")
     )
     notes = list(notes_queryset().filter(scenario=scenario))
+    voting = current_round(scenario)
+    annotate_notes(scenario, notes, voting)
     by_mi: dict[int, list[Note]] = defaultdict(list)
     by_phase: dict[int, list[Note]] = defaultdict(list)
     for note in notes:
@@ -48,6 +98,135 @@ def board_context(scenario: Scenario) -> dict[str, Any]:
         "channels": Channel.choices,
         "kinds": NoteKind.choices,
         "moments": MomentOfTruth.choices,
+        "stages": Stage.choices,
+        **session_context(scenario, phases=phases, voting=voting),
+        **results_context(scenario, voting=voting, notes=notes),
+        **actions_context(scenario),
+    }
+
+
+def session_context(scenario: Scenario, *, phases=None, voting=None) -> dict[str, Any]:
+    if phases is None:
+        phases = list(Phase.objects.filter(scenario=scenario).order_by("order"))
+    if voting is None:
+        voting = current_round(scenario)
+    dots_cast = 0
+    voters = 0
+    if voting is not None:
+        agg = Vote.objects.filter(round=voting).aggregate(d=Sum("dots"))
+        dots_cast = agg["d"] or 0
+        voters = Vote.objects.filter(round=voting).values("voter").distinct().count()
+    return {
+        "scenario": scenario,
+        "session_phases": phases,
+        "stages": Stage.choices,
+        "voting": voting,
+        "dots_cast": dots_cast,
+        "voters": voters,
+        "timer_ends_ms": int(scenario.timer_ends_at.timestamp() * 1000) if scenario.timer_ends_at else "",
+    }
+
+
+def results_context(scenario: Scenario, *, voting=None, notes=None) -> dict[str, Any]:
+    """The reveal: a ranking of friction notes by dots, and a breakdown by business function that
+    never singles anyone out (functions with fewer than MIN_GROUP voters are pooled or left out)."""
+    if voting is None:
+        voting = current_round(scenario)
+    if voting is None or voting.status != VotingStatus.REVEALED:
+        return {"results": None}
+    votes = list(Vote.objects.filter(round=voting).values_list("note_id", "voter_id", "voter__business_function", "dots"))
+    totals: dict[int, int] = defaultdict(int)
+    voters_by_function: dict[str, set[int]] = defaultdict(set)
+    for note_id, voter_id, function, dots in votes:
+        totals[note_id] += dots
+        voters_by_function[function].add(voter_id)
+    small = {f for f, v in voters_by_function.items() if len(v) < MIN_GROUP}
+    pooled_voters = set().union(*(voters_by_function[f] for f in small)) if small else set()
+    pool_small = len(pooled_voters) >= MIN_GROUP
+    shown = sorted(f for f in voters_by_function if f not in small)
+    columns = [(f, _function_label(f)) for f in shown]
+    if pool_small:
+        columns.append(("__other", "Other functions"))
+    per_note: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for note_id, _, function, dots in votes:
+        if function in small:
+            if pool_small:
+                per_note[note_id]["__other"] += dots
+        else:
+            per_note[note_id][function] += dots
+    ranked_ids = sorted(totals, key=lambda n: (-totals[n], n))[:RANKING_SIZE]
+    if notes is None:
+        notes_by_id = {n.pk: n for n in notes_queryset().select_related("phase", "micro_interaction").filter(pk__in=ranked_ids)}
+        annotate_notes(scenario, notes_by_id.values(), voting)
+    else:
+        notes_by_id = {n.pk: n for n in notes}
+    ranking = [
+        {
+            "rank": i + 1,
+            "note": notes_by_id[nid],
+            "total": totals[nid],
+            "breakdown": [per_note[nid].get(key, 0) for key, _ in columns],
+        }
+        for i, nid in enumerate(ranked_ids)
+        if nid in notes_by_id
+    ]
+    phases = dict(Phase.objects.filter(scenario=scenario).values_list("pk", "name"))
+    interactions = dict(MicroInteraction.objects.filter(phase__scenario=scenario).values_list("pk", "action"))
+    for row in ranking:
+        row["where"] = interactions.get(row["note"].micro_interaction_id) or phases.get(row["note"].phase_id, "")
+    return {
+        "results": {
+            "round": voting,
+            "ranking": ranking,
+            "columns": [label for _, label in columns],
+            "voters": len({v for _, v, _, _ in votes}),
+            "withheld": bool(small) and not pool_small,
+        }
+    }
+
+
+def _function_label(value: str) -> str:
+    from workshops.models import BusinessFunction
+
+    return BusinessFunction(value).label
+
+
+def actions_context(scenario: Scenario) -> dict[str, Any]:
+    from workshops.models import Action
+
+    return {
+        "board_actions": list(
+            Action.objects.filter(scenario=scenario).select_related("owner__user").order_by("due_date", "pk")
+        )
+    }
+
+
+def action_candidates(scenario: Scenario) -> list[Note]:
+    """The revealed friction notes of a board, most-voted first, for turning into actions."""
+    voting = current_round(scenario)
+    notes = list(notes_queryset().filter(scenario=scenario, kind=NoteKind.FRICTION, hidden=False))
+    totals: dict[int, int] = {}
+    if voting is not None and voting.status == VotingStatus.REVEALED:
+        totals = dict(Vote.objects.filter(round=voting).values_list("note").annotate(t=Sum("dots")).values_list("note", "t"))
+    notes.sort(key=lambda n: (-totals.get(n.pk, 0), n.phase_id, n.order))
+    return notes
+
+
+def private_context(scenario: Scenario, member) -> dict[str, Any]:
+    """What only this person sees: their dots and budget, and their notes of a private round."""
+    voting = current_round(scenario)
+    mine: dict[str, int] = {}
+    if voting is not None and voting.status == VotingStatus.OPEN:
+        mine = {str(n): d for n, d in Vote.objects.filter(round=voting, voter=member).values_list("note_id", "dots")}
+    used = sum(mine.values())
+    hidden = list(notes_queryset().filter(scenario=scenario, author=member, hidden=True))
+    return {
+        "my": {
+            "round": voting if voting is not None and voting.status == VotingStatus.OPEN else None,
+            "votes_json": json.dumps(mine),
+            "dots_left": (voting.budget - used) if voting is not None else 0,
+            "hidden_notes": hidden,
+        },
     }
 
 
@@ -59,10 +238,34 @@ def board(scenario: Scenario) -> str:
     return _render("board", board_context(scenario))
 
 
+def whole_board(scenario: Scenario) -> str:
+    """Everything that is board state: the session bar, the vote results, the map, the actions."""
+    context = board_context(scenario)
+    return "".join(_render(name, context) for name in ("session", "results", "board", "board-actions"))
+
+
+def session(scenario: Scenario) -> str:
+    return _render("session", session_context(scenario))
+
+
+def results(scenario: Scenario) -> str:
+    return _render("results", {"scenario": scenario, **results_context(scenario)})
+
+
+def board_actions(scenario: Scenario) -> str:
+    return _render("board-actions", {"scenario": scenario, **actions_context(scenario)})
+
+
+def private_panel(scenario: Scenario, member) -> str:
+    return _render("my-panel", {"scenario": scenario, **private_context(scenario, member)})
+
+
 def phase_column(phase: Phase) -> str:
     """A whole phase: its header, micro-interactions and notes."""
+    scenario = phase.scenario
     interactions = list(phase.interactions.order_by("order"))
     notes = list(notes_queryset().filter(phase=phase))
+    annotate_notes(scenario, notes, current_round(scenario))
     by_mi: dict[int, list[Note]] = defaultdict(list)
     phase.note_list = []
     for note in notes:
@@ -73,7 +276,7 @@ def phase_column(phase: Phase) -> str:
     for mi in interactions:
         mi.note_list = by_mi[mi.pk]
     phase.interaction_list = interactions
-    return _render("phase", {"phase": phase, "scenario": phase.scenario})
+    return _render("phase", {"phase": phase, "scenario": scenario})
 
 
 def scenario_header(scenario: Scenario) -> str:
@@ -88,8 +291,15 @@ def interaction_header(mi: MicroInteraction) -> str:
     return _render("interaction-header", {"mi": mi})
 
 
+def notes(scenario: Scenario, notes: Iterable[Note]) -> list[str]:
+    """Each note on its own, e.g. after it gained an action."""
+    notes = list(notes)
+    annotate_notes(scenario, notes, current_round(scenario))
+    return [_render("note", {"note": n}) for n in notes]
+
+
 def note(note: Note) -> str:
-    return _render("note", {"note": note})
+    return notes(note.scenario, [note])[0]
 
 
 def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
@@ -101,4 +311,7 @@ def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
     else:
         qs = qs.filter(phase_id=phase_id, micro_interaction__isnull=True)
         ckind, cpk = "phase", phase_id
-    return _render("note-list", {"notes": list(qs), "ckind": ckind, "cpk": cpk})
+    items = list(qs)
+    if items:
+        annotate_notes(items[0].scenario, items, current_round(items[0].scenario))
+    return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk})

@@ -13,12 +13,24 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from boards import events, render
 from boards.journey_templates import TEMPLATES
-from boards.models import Channel, MicroInteraction, MomentOfTruth, Note, NoteKind, Phase, Scenario
+from boards.models import (
+    Channel,
+    MicroInteraction,
+    MomentOfTruth,
+    Note,
+    NoteKind,
+    Phase,
+    Scenario,
+    Stage,
+    Vote,
+    VotingRound,
+    VotingStatus,
+)
 from workshops.models import Membership, Persona, Workshop
 
 NOTE_MAX_LENGTH = 500
@@ -53,17 +65,27 @@ def can_edit_note(actor: Membership, note: Note) -> bool:
     return actor.is_facilitator or (note.author_id is not None and note.author_id == actor.pk)
 
 
+def require_unlocked(actor: Membership, scenario: Scenario) -> None:
+    if scenario.locked and not actor.is_facilitator:
+        raise PermissionDenied("The facilitator has locked the board for now.")
+
+
 def require_note_editor(actor: Membership, note: Note, scenario: Scenario) -> None:
     require_member(actor, scenario)
     if not can_edit_note(actor, note):
         raise PermissionDenied("You can only change your own notes.")
+    require_unlocked(actor, scenario)
 
 
 # Helpers -------------------------------------------------------------------------------------
 
 
 def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
-    value = " ".join((value or "").split()) if "\n" not in (value or "") else (value or "").strip()
+    """Trim, keep line breaks as one "\n" each (browsers count them as one but send "\r\n"),
+    and fold runs of spaces on one-line values."""
+    value = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\n" not in value:
+        value = " ".join(value.split())
     if required and not value:
         raise ValidationError({field: "This can't be empty."})
     if len(value) > max_length:
@@ -441,7 +463,11 @@ def add_note(
     scenario = events.lock_board(scenario.pk)
     require_member(actor, scenario)
     if done := events.applied_event(scenario, request_id):
-        return Note.objects.get(pk=done.payload["note"])
+        note = Note.objects.filter(pk=done.payload["note"]).first()
+        if note is None:
+            raise ValidationError("This note was added, then deleted in the meantime.", code="gone")
+        return note
+    require_unlocked(actor, scenario)
     _check_target(scenario, phase, micro_interaction)
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
@@ -455,16 +481,24 @@ def add_note(
         kind=kind,
         text=text,
         order=_next_order(_container(phase.pk, mi_id)),
+        hidden=scenario.private_round and not actor.is_facilitator,
     )
     events.append(
         scenario=scenario,
         kind="note.added",
         actor_id=actor.pk,
-        payload={"note": note.pk, "kind": kind, "text": text, "phase": phase.pk, "interaction": mi_id},
+        payload={"note": note.pk, "kind": kind, "text": text, "phase": phase.pk, "interaction": mi_id, "hidden": note.hidden},
         fragments=[render.note_list(phase_id=phase.pk, micro_interaction_id=mi_id)],
         request_id=request_id,
     )
+    _refresh_private(scenario, note)
     return note
+
+
+def _refresh_private(scenario: Scenario, note: Note) -> None:
+    """A hidden note's text reaches only its author, through their private panel."""
+    if note.hidden and note.author is not None:
+        events.push_private(scenario_id=scenario.pk, member_id=note.author_id, html=render.private_panel(scenario, note.author))
 
 
 def _locked_note(note_id: int) -> tuple[Scenario, Note]:
@@ -509,6 +543,7 @@ def edit_note(
         fragments=[render.note(current)],
         request_id=request_id,
     )
+    _refresh_private(scenario, current)
     return current
 
 
@@ -567,6 +602,7 @@ def delete_note(*, actor: Membership, note: Note, request_id: uuid.UUID | None =
     text = current.text
     current.delete()
     _renumber(Note, list(_container(*container).order_by("order", "pk")))
+    _refresh_private(scenario, current)
     events.append(
         scenario=scenario,
         kind="note.deleted",
@@ -575,3 +611,286 @@ def delete_note(*, actor: Membership, note: Note, request_id: uuid.UUID | None =
         fragments=[render.note_list(phase_id=container[0], micro_interaction_id=container[1])],
         request_id=request_id,
     )
+
+
+# The live session (facilitators) ---------------------------------------------------------------
+
+TIMER_MAX_MINUTES = 120
+TIMER_EXTEND_SECONDS = 60
+
+
+def _session_event(scenario: Scenario, actor: Membership, kind: str, payload: dict, fragments: list[str], request_id):
+    events.append(
+        scenario=scenario, kind=kind, actor_id=actor.pk, payload=payload, fragments=fragments, request_id=request_id
+    )
+
+
+@transaction.atomic
+def set_stage(*, actor: Membership, scenario: Scenario, stage: str, request_id: uuid.UUID | None = None) -> Scenario:
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return scenario
+    if stage not in Stage.values:
+        raise ValidationError({"stage": "Pick a stage: capture, discuss, vote or actions."})
+    scenario.stage = stage
+    scenario.save(update_fields=["stage"])
+    _session_event(scenario, actor, "session.stage", {"stage": stage}, [render.session(scenario)], request_id)
+    return scenario
+
+
+@transaction.atomic
+def focus_phase(
+    *, actor: Membership, scenario: Scenario, phase: Phase | None, request_id: uuid.UUID | None = None
+) -> Scenario:
+    """Point every screen at one phase (or at none). Participants can still look elsewhere."""
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return scenario
+    if phase is not None and phase.scenario_id != scenario.pk:
+        raise ValidationError({"phase": "That phase is not on this board."})
+    scenario.focus_phase = phase
+    scenario.save(update_fields=["focus_phase"])
+    _session_event(
+        scenario, actor, "session.focus", {"phase": phase.pk if phase else None}, [render.session(scenario)], request_id
+    )
+    return scenario
+
+
+@transaction.atomic
+def set_board_lock(
+    *, actor: Membership, scenario: Scenario, locked: bool, request_id: uuid.UUID | None = None
+) -> Scenario:
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return scenario
+    scenario.locked = locked
+    scenario.save(update_fields=["locked"])
+    _session_event(scenario, actor, "session.lock", {"locked": locked}, [render.session(scenario)], request_id)
+    return scenario
+
+
+@transaction.atomic
+def start_private_round(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> Scenario:
+    """From now on, participants' new notes stay hidden from everyone else until revealed."""
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return scenario
+    scenario.private_round = True
+    scenario.save(update_fields=["private_round"])
+    _session_event(scenario, actor, "session.private", {"private": True}, [render.session(scenario)], request_id)
+    return scenario
+
+
+@transaction.atomic
+def reveal_private_notes(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> int:
+    """End the private round: every hidden note shows on every screen. Returns how many."""
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return 0
+    hidden = Note.objects.filter(scenario=scenario, hidden=True)
+    authors = set(hidden.values_list("author_id", flat=True))
+    count = hidden.update(hidden=False)
+    scenario.private_round = False
+    scenario.save(update_fields=["private_round"])
+    _session_event(
+        scenario, actor, "session.reveal_notes", {"revealed": count},
+        [render.session(scenario), render.board(scenario)], request_id,
+    )
+    for author in Membership.objects.filter(pk__in=authors - {None}):
+        events.push_private(scenario_id=scenario.pk, member_id=author.pk, html=render.private_panel(scenario, author))
+    return count
+
+
+@transaction.atomic
+def control_timer(
+    *,
+    actor: Membership,
+    scenario: Scenario,
+    op: str,
+    minutes: int | None = None,
+    request_id: uuid.UUID | None = None,
+) -> Scenario:
+    """start (minutes), pause, resume, extend (+1 minute) or end the session timer.
+
+    The end time is kept on the server, so every screen counts down to the same moment,
+    across reloads and reconnects.
+    """
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return scenario
+    now = timezone.now()
+    state = scenario.timer_state
+    if op == "start":
+        if minutes is None or not 1 <= minutes <= TIMER_MAX_MINUTES:
+            raise ValidationError({"minutes": f"Set the timer between 1 and {TIMER_MAX_MINUTES} minutes."})
+        scenario.timer_ends_at, scenario.timer_remaining = now + timezone.timedelta(minutes=minutes), None
+    elif op == "pause" and state == "running":
+        left = max(0, int((scenario.timer_ends_at - now).total_seconds() + 0.999))
+        scenario.timer_ends_at, scenario.timer_remaining = None, left
+    elif op == "resume" and state == "paused":
+        scenario.timer_ends_at = now + timezone.timedelta(seconds=scenario.timer_remaining)
+        scenario.timer_remaining = None
+    elif op == "extend" and state == "running":
+        scenario.timer_ends_at = max(scenario.timer_ends_at, now) + timezone.timedelta(seconds=TIMER_EXTEND_SECONDS)
+    elif op == "extend" and state == "paused":
+        scenario.timer_remaining += TIMER_EXTEND_SECONDS
+    elif op == "end" and state != "off":
+        scenario.timer_ends_at, scenario.timer_remaining = None, None
+    else:
+        raise ValidationError({"op": f"The timer is {state}: it can't {op}."})
+    scenario.save(update_fields=["timer_ends_at", "timer_remaining"])
+    _session_event(
+        scenario, actor, "session.timer",
+        {"op": op, "ends_at": scenario.timer_ends_at.isoformat() if scenario.timer_ends_at else None,
+         "remaining": scenario.timer_remaining},
+        [render.session(scenario)], request_id,
+    )
+    return scenario
+
+
+# Dot voting ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def open_voting_round(
+    *,
+    actor: Membership,
+    scenario: Scenario,
+    budget: int = 3,
+    cap_per_note: int = 2,
+    phase: Phase | None = None,
+    request_id: uuid.UUID | None = None,
+) -> VotingRound:
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        return VotingRound.objects.get(pk=done.payload["round"])
+    if VotingRound.objects.filter(scenario=scenario, status=VotingStatus.OPEN).exists():
+        raise ValidationError("A voting round is already open on this board.")
+    if not 1 <= budget <= 20:
+        raise ValidationError({"budget": "Give each person between 1 and 20 dots."})
+    if not 1 <= cap_per_note <= budget:
+        raise ValidationError({"cap_per_note": "The cap per note goes from 1 to the budget."})
+    if phase is not None and phase.scenario_id != scenario.pk:
+        raise ValidationError({"phase": "That phase is not on this board."})
+    voting = VotingRound.objects.create(
+        scenario=scenario, budget=budget, cap_per_note=cap_per_note, phase=phase, opened_by=actor
+    )
+    scenario.stage = Stage.VOTE
+    scenario.save(update_fields=["stage"])
+    _session_event(
+        scenario, actor, "voting.opened",
+        {"round": voting.pk, "budget": budget, "cap": cap_per_note, "phase": phase.pk if phase else None},
+        [render.whole_board(scenario)], request_id,
+    )
+    return voting
+
+
+def _open_round(scenario: Scenario) -> VotingRound:
+    voting = VotingRound.objects.filter(scenario=scenario, status=VotingStatus.OPEN).first()
+    if voting is None:
+        raise ValidationError("Voting is not open right now.")
+    return voting
+
+
+@transaction.atomic
+def cast_vote(*, actor: Membership, note: Note, request_id: uuid.UUID | None = None) -> int:
+    """Put one of the actor's dots on a friction note. Returns the dots they have left.
+
+    The board's row lock serialises votes, so parallel clicks from two tabs never overspend.
+    Votes are anonymous: the event records no actor, and only the voter sees their dots.
+    """
+    scenario, note = _locked_note(note.pk)
+    require_member(actor, scenario)
+    voting = _open_round(scenario)
+    if events.applied_event(scenario, request_id):
+        return voting.budget - _dots_used(voting, actor)
+    if note.kind != NoteKind.FRICTION or note.hidden:
+        raise ValidationError("Dots go on friction notes.")
+    if voting.phase_id is not None and note.phase_id != voting.phase_id:
+        raise ValidationError(f"This round is about {voting.phase.name} only.")
+    used = _dots_used(voting, actor)
+    if used >= voting.budget:
+        raise ValidationError(f"You have used all {voting.budget} of your dots. Take one back to move it.")
+    vote = Vote.objects.filter(round=voting, note=note, voter=actor).first()
+    if vote is not None and vote.dots >= voting.cap_per_note:
+        raise ValidationError(f"At most {voting.cap_per_note} dots per note.")
+    if vote is None:
+        Vote.objects.create(round=voting, note=note, voter=actor, dots=1)
+    else:
+        vote.dots += 1
+        vote.save(update_fields=["dots"])
+    _vote_event(scenario, actor, voting, "voting.dot_added", request_id)
+    return voting.budget - used - 1
+
+
+@transaction.atomic
+def withdraw_vote(*, actor: Membership, note: Note, request_id: uuid.UUID | None = None) -> int:
+    """Take one of the actor's dots back from a note. Returns the dots they have left."""
+    scenario, note = _locked_note(note.pk)
+    require_member(actor, scenario)
+    voting = _open_round(scenario)
+    if events.applied_event(scenario, request_id):
+        return voting.budget - _dots_used(voting, actor)
+    vote = Vote.objects.filter(round=voting, note=note, voter=actor).first()
+    if vote is None:
+        raise ValidationError("You have no dot on this note.")
+    if vote.dots > 1:
+        vote.dots -= 1
+        vote.save(update_fields=["dots"])
+    else:
+        vote.delete()
+    _vote_event(scenario, actor, voting, "voting.dot_removed", request_id)
+    return voting.budget - _dots_used(voting, actor)
+
+
+def _dots_used(voting: VotingRound, voter: Membership) -> int:
+    return Vote.objects.filter(round=voting, voter=voter).aggregate(s=Sum("dots"))["s"] or 0
+
+
+def _vote_event(scenario: Scenario, actor: Membership, voting: VotingRound, kind: str, request_id) -> None:
+    # No actor and no note in the log: who voted for what stays with the voter.
+    events.append(
+        scenario=scenario, kind=kind, actor_id=None, payload={"round": voting.pk},
+        fragments=[render.session(scenario)], request_id=request_id,
+    )
+    events.push_private(scenario_id=scenario.pk, member_id=actor.pk, html=render.private_panel(scenario, actor))
+
+
+@transaction.atomic
+def close_voting_round(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> VotingRound:
+    """No more dots; the totals stay hidden until revealed."""
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        return VotingRound.objects.get(pk=done.payload["round"])
+    voting = _open_round(scenario)
+    voting.status, voting.closed = VotingStatus.CLOSED, timezone.now()
+    voting.save(update_fields=["status", "closed"])
+    _session_event(scenario, actor, "voting.closed", {"round": voting.pk}, [render.whole_board(scenario)], request_id)
+    return voting
+
+
+@transaction.atomic
+def reveal_votes(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> VotingRound:
+    """Show the totals, the ranking and the breakdown by business function (closing the round first)."""
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        return VotingRound.objects.get(pk=done.payload["round"])
+    voting = VotingRound.objects.filter(
+        scenario=scenario, status__in=[VotingStatus.OPEN, VotingStatus.CLOSED]
+    ).first()
+    if voting is None:
+        raise ValidationError("There is no voting round to reveal.")
+    voting.status = VotingStatus.REVEALED
+    voting.closed = voting.closed or timezone.now()
+    voting.save(update_fields=["status", "closed"])
+    _session_event(scenario, actor, "voting.revealed", {"round": voting.pk}, [render.whole_board(scenario)], request_id)
+    return voting

@@ -11,12 +11,16 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from boards import render as fragments
 from boards import services
 from boards.forms import (
+    ActionForm,
+    FocusForm,
     IdempotentForm,
     InteractionForm,
     MoveForm,
@@ -24,6 +28,11 @@ from boards.forms import (
     NoteForm,
     NoteMoveForm,
     PhaseForm,
+    StageForm,
+    TimerForm,
+    ToggleForm,
+    VoteForm,
+    VotingRoundForm,
     add_service_errors,
 )
 from boards.models import MicroInteraction, NoteKind, Phase
@@ -81,13 +90,19 @@ def _capture_context(scenario, *, phase_id=None, interaction_id=None, kind=NoteK
 def board(request: HttpRequest, pk: int) -> HttpResponse:
     scenario, member = access.get_scenario(request.user, pk)
     context = fragments.board_context(scenario)  # last_seq was read before the board: see events.catch_up
-    context.update(member=member, capture=_capture_context(scenario), present=[])
+    context.update(
+        member=member,
+        capture=_capture_context(scenario),
+        present=[],
+        server_now_ms=int(timezone.now().timestamp() * 1000),
+        **fragments.private_context(scenario, member),
+    )
     return render(request, PAGE, context)
 
 
 @require_GET
-def board_ws(request: HttpRequest, pk: int) -> HttpResponse:
-    return HttpResponseBadRequest("This address is for the board's websocket.")
+def board_ws(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    return HttpResponseBadRequest("This address is for a websocket.")
 
 
 @login_required
@@ -422,3 +437,195 @@ def interaction_move(request: HttpRequest, pk: int) -> HttpResponse:
     services.move_micro_interaction(actor=member, interaction=mi, position=form.cleaned_data["position"],
                                     request_id=form.cleaned_data["request_id"])
     return HttpResponse(status=204)
+
+
+# The live session (facilitators) ----------------------------------------------------------------
+
+
+def _facilitated(request: HttpRequest, pk: int):
+    scenario, member = access.get_scenario(request.user, pk)
+    access.require_facilitator(member)
+    return scenario, member
+
+
+def _error(exc: ValidationError, status: int = 422) -> HttpResponse:
+    """A short message for the toast of whoever sent the request."""
+    return render_message(" ".join(exc.messages), status)
+
+
+def render_message(text: str, status: int = 200) -> HttpResponse:
+    return HttpResponse(escape(text), status=status)
+
+
+@login_required
+@require_POST
+def session_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    form = StageForm(request.POST)
+    if not form.is_valid():
+        return render_message("Pick a stage.", 422)
+    services.set_stage(actor=member, scenario=scenario, stage=form.cleaned_data["stage"],
+                       request_id=form.cleaned_data["request_id"])
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def session_focus(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    form = FocusForm(request.POST)
+    if not form.is_valid():
+        return render_message("Pick a phase.", 422)
+    phase_id = form.cleaned_data["phase"]
+    phase = scenario.phases.filter(pk=phase_id).first() if phase_id else None
+    if phase_id and phase is None:
+        return render_message("That phase is not on this board.", 422)
+    services.focus_phase(actor=member, scenario=scenario, phase=phase, request_id=form.cleaned_data["request_id"])
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def session_lock(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    form = ToggleForm({"value": request.POST.get("locked"), "request_id": request.POST.get("request_id")})
+    if not form.is_valid():
+        return render_message("Lock or unlock?", 422)
+    services.set_board_lock(actor=member, scenario=scenario, locked=form.cleaned_data["value"],
+                            request_id=form.cleaned_data["request_id"])
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def session_private(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    form = ToggleForm({"value": request.POST.get("private"), "request_id": request.POST.get("request_id")})
+    if not form.is_valid():
+        return render_message("Start or reveal?", 422)
+    if form.cleaned_data["value"]:
+        services.start_private_round(actor=member, scenario=scenario, request_id=form.cleaned_data["request_id"])
+    else:
+        services.reveal_private_notes(actor=member, scenario=scenario, request_id=form.cleaned_data["request_id"])
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def session_timer(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    form = TimerForm(request.POST)
+    if not form.is_valid():
+        return render_message("Set the timer between 1 and 120 minutes.", 422)
+    try:
+        services.control_timer(actor=member, scenario=scenario, op=form.cleaned_data["op"],
+                               minutes=form.cleaned_data["minutes"], request_id=form.cleaned_data["request_id"])
+    except ValidationError as exc:
+        return _error(exc)
+    return HttpResponse(status=204)
+
+
+# Dot voting -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def voting_open(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    phases = list(scenario.phases.order_by("order"))
+    form = VotingRoundForm(request.POST or None, phases=phases)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        phase = next((p for p in phases if p.pk == d["phase"]), None)
+        try:
+            services.open_voting_round(actor=member, scenario=scenario, budget=d["budget"], cap_per_note=d["cap_per_note"],
+                                       phase=phase, request_id=d["request_id"])
+            return _done()
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    return _dialog(request, {
+        "title": "Open dot voting", "form": form, "action": reverse("voting-open", args=[scenario.pk]),
+        "submit": "Open voting",
+    }, 422 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def voting_close(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    try:
+        services.close_voting_round(actor=member, scenario=scenario, request_id=_uuid(request.POST.get("request_id")))
+    except ValidationError as exc:
+        return _error(exc)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def voting_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario, member = _facilitated(request, pk)
+    try:
+        services.reveal_votes(actor=member, scenario=scenario, request_id=_uuid(request.POST.get("request_id")))
+    except ValidationError as exc:
+        return _error(exc)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def note_vote(request: HttpRequest, pk: int) -> HttpResponse:
+    """+ dot / − dot. The answer goes to the voter's toast: empty when it worked."""
+    note, member = access.get_note(request.user, pk)
+    form = VoteForm(request.POST)
+    if not form.is_valid():
+        return render_message("Add or remove a dot?", 422)
+    operation = services.cast_vote if form.cleaned_data["op"] == "add" else services.withdraw_vote
+    try:
+        operation(actor=member, note=note, request_id=form.cleaned_data["request_id"])
+    except ValidationError as exc:
+        return _error(exc)
+    return render_message("")
+
+
+# Actions ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def action_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn friction notes into an action with an owner and a due date."""
+    from workshops import services as workshop_services
+    from workshops.models import Membership
+
+    scenario, member = _facilitated(request, pk)
+    candidates = fragments.action_candidates(scenario)
+    members = list(Membership.objects.filter(team_id=scenario.workshop.team_id).select_related("user"))
+    if request.method == "POST":
+        form = ActionForm(request.POST, members=members, notes=candidates)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                workshop_services.create_action(
+                    actor=member, scenario=scenario, notes=[n for n in candidates if n.pk in d["notes"]],
+                    title=d["title"], owner=next(m for m in members if m.pk == d["owner"]),
+                    due_date=d["due_date"], request_id=d["request_id"],
+                )
+                return _done()
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+        status = 422
+    else:
+        first = next((n for n in candidates if str(n.pk) == request.GET.get("note")), None)
+        form = ActionForm(
+            initial={
+                "title": first.text[:200] if first else "",
+                "notes": [first.pk] if first else [],
+                "due_date": timezone.localdate() + timezone.timedelta(days=14),
+            },
+            members=members, notes=candidates,
+        )
+        status = 200
+    return _dialog(request, {
+        "title": "Make it an action", "form": form, "action": reverse("action-create", args=[scenario.pk]),
+        "submit": "Create action",
+    }, status)

@@ -616,6 +616,7 @@ def test_it_adds_notes_in_order_on_a_micro_interaction(
         "text": first.text,
         "phase": awareness.pk,
         "interaction": mi.pk,
+        "hidden": False,
     }
     second = add(other_participant, board, awareness, mi, "She saved it", NoteKind.DELIGHT)
     assert second.order == 1
@@ -1252,13 +1253,9 @@ def test_it_escapes_what_people_type_in_the_push(participant, board, awareness, 
     assert "&lt;script&gt;" in html and "&amp;" in html
 
 
-# Known bugs ------------------------------------------------------------------------------------
+# Line breaks and retries ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="clean_text keeps the CRLF line breaks a browser submits, counting each as two",
-)
 def test_it_counts_a_submitted_line_break_as_one_character(participant, board, awareness):
     # A browser's maxlength counts a line break as one character but submits it as CRLF.
     typed = "x" * 249 + "\n" + "x" * 250
@@ -1267,11 +1264,6 @@ def test_it_counts_a_submitted_line_break_as_one_character(participant, board, a
     assert note.text == typed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Note.DoesNotExist,
-    reason="add_note fetches the note a retried request created, which may be deleted since",
-)
 def test_it_answers_a_retried_add_whose_note_was_deleted_since(
     participant, facilitator, board, awareness
 ):

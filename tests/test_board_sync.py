@@ -92,9 +92,11 @@ def test_it_sends_nothing_to_a_client_that_is_current(board, facilitator):
 
     async def run():
         await comm.connect()
-        # only presence arrives
-        message = await comm.receive_from(timeout=3)
-        assert seq_of(message) is None and 'id="presence"' in message
+        # only the person's own panel and the presence list arrive: no board event
+        first = await comm.receive_from(timeout=3)
+        second = await comm.receive_from(timeout=3)
+        assert 'id="my-panel"' in first and 'id="presence"' in second
+        assert seq_of(first) is None and seq_of(second) is None
         assert await comm.receive_nothing(timeout=0.2)
         await comm.disconnect()
 

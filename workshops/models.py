@@ -45,6 +45,8 @@ class Membership(models.Model):
         max_length=20, choices=BusinessFunction.choices, default=BusinessFunction.OTHER
     )
     display_name = models.CharField(max_length=60, blank=True)
+    # Bumped to revoke this person's calendar feed links.
+    feed_version = models.PositiveIntegerField(default=1)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -8,6 +8,7 @@ a new team (and becomes its first facilitator). Scenarios are written by boards.
 from __future__ import annotations
 
 import datetime
+import uuid
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -15,9 +16,18 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from boards import events
+from boards import render as board_render
+from boards import services as board_services
+from boards.models import Note, Scenario
 from boards.services import clean_text
+from workshops import render as workshops_render
 from workshops.models import (
+    Action,
+    ActionStatus,
+    ActionUpdate,
     BusinessFunction,
     Membership,
     Persona,
@@ -299,4 +309,105 @@ def update_persona(
     for field, value in _persona_fields(name, segment, goals, expectations, bio).items():
         setattr(current, field, value)
     current.save(update_fields=["name", "segment", "goals", "expectations", "bio"])
+    return current
+
+
+# Actions ---------------------------------------------------------------------------------------
+
+ACTION_TITLE_MAX = 200
+ACTION_COMMENT_MAX = 1000
+
+
+def can_update_action(actor: Membership, action: Action) -> bool:
+    """The owner follows their action up; managers and facilitators of the team review it."""
+    if actor.team_id != action.workshop.team_id:
+        return False
+    return actor.pk == action.owner_id or actor.role in (Role.MANAGER, Role.FACILITATOR)
+
+
+@transaction.atomic
+def create_action(
+    *,
+    actor: Membership,
+    scenario: Scenario,
+    notes: list[Note],
+    title: str,
+    owner: Membership,
+    due_date: datetime.date,
+    request_id: uuid.UUID | None = None,
+) -> Action:
+    """Turn one or more notes (typically the top-voted frictions) into an owned action.
+
+    It shows at once beside its notes on the board, and in its owner's "My actions".
+    """
+    scenario = events.lock_board(scenario.pk)
+    board_services.require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        return Action.objects.get(pk=done.payload["action"])
+    title = clean_text(title, field="title", max_length=ACTION_TITLE_MAX)
+    if not notes:
+        raise ValidationError({"notes": "Pick at least one note."})
+    if any(n.scenario_id != scenario.pk or n.hidden for n in notes):
+        raise ValidationError({"notes": "Pick notes that are on this board and revealed."})
+    if owner.team_id != scenario.workshop.team_id:
+        raise ValidationError({"owner": "The owner must be a member of this team."})
+    if due_date < timezone.localdate():
+        raise ValidationError({"due_date": "Pick a due date from today on."})
+    action = Action.objects.create(
+        workshop=scenario.workshop, scenario=scenario, title=title, owner=owner, due_date=due_date, created_by=actor
+    )
+    action.notes.set(notes)
+    ActionUpdate.objects.create(action=action, author=actor, from_status="", to_status=action.status,
+                                comment=f"Agreed in “{scenario.workshop.title}”.")
+    events.append(
+        scenario=scenario,
+        kind="action.created",
+        actor_id=actor.pk,
+        payload={"action": action.pk, "title": title, "owner": owner.pk, "notes": [n.pk for n in notes],
+                 "due_date": due_date.isoformat()},
+        fragments=[*board_render.notes(scenario, notes), board_render.board_actions(scenario),
+                   board_render.results(scenario)],
+        request_id=request_id,
+    )
+    events.push_to_user(user_id=owner.user_id, html=workshops_render.my_actions(owner.user))
+    return action
+
+
+@transaction.atomic
+def update_action_status(
+    *,
+    actor: Membership,
+    action: Action,
+    status: str,
+    comment: str = "",
+    version: int,
+) -> Action:
+    """Move an action on (open, in progress, done, dropped), with a comment kept in its history."""
+    current = Action.objects.select_for_update(of=("self",)).select_related("workshop", "owner__user").get(pk=action.pk)
+    scenario = events.lock_board(current.scenario_id) if current.scenario_id else None
+    if not can_update_action(actor, current):
+        raise PermissionDenied("Only the action's owner, a manager or a facilitator can update it.")
+    if status not in ActionStatus.values:
+        raise ValidationError({"status": "Pick a status."})
+    comment = clean_text(comment, field="comment", max_length=ACTION_COMMENT_MAX, required=False)
+    if current.version != version:
+        raise board_services.Conflict(current, "Someone else updated this action in the meantime.")
+    if status == current.status and not comment:
+        raise ValidationError({"comment": "Nothing changed: pick another status or add a comment."})
+    ActionUpdate.objects.create(action=current, author=actor, from_status=current.status, to_status=status,
+                                comment=comment)
+    current.status = status
+    current.version += 1
+    current.updated = timezone.now()
+    current.save(update_fields=["status", "version", "updated"])
+    if scenario is not None:
+        notes = list(current.notes.all())
+        events.append(
+            scenario=scenario,
+            kind="action.updated",
+            actor_id=actor.pk,
+            payload={"action": current.pk, "status": status, "comment": comment},
+            fragments=[*board_render.notes(scenario, notes), board_render.board_actions(scenario)],
+        )
+    events.push_to_user(user_id=current.owner.user_id, html=workshops_render.my_actions(current.owner.user))
     return current

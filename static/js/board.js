@@ -86,9 +86,51 @@
     }
   });
 
-  document.addEventListener("htmx:wsAfterMessage", function () {
-    document.dispatchEvent(new CustomEvent("board:changed"));
-  });
+  // Per-viewer touches the shared pushes don't carry: my dots, the focused phase, the timer.
+  var serverOffset = (parseInt(document.body.getAttribute("data-server-now"), 10) || Date.now()) - Date.now();
+  var lastFocus = null;
+
+  function paintMyDots() {
+    var panel = document.getElementById("my-panel");
+    var votes = {};
+    try { votes = JSON.parse(panel ? panel.getAttribute("data-votes") : "{}") || {}; } catch (err) { votes = {}; }
+    document.querySelectorAll(".my-dots[data-note]").forEach(function (el) {
+      var n = votes[el.getAttribute("data-note")] || 0;
+      el.textContent = n ? new Array(n + 1).join("●") : "";
+      el.setAttribute("aria-label", n ? "Your dots: " + n : "");
+    });
+  }
+
+  function applyFocus() {
+    var session = document.getElementById("session");
+    var focus = session ? session.getAttribute("data-focus") : "";
+    document.querySelectorAll(".phase.is-focused").forEach(function (p) {
+      if (p.getAttribute("data-phase") !== focus) p.classList.remove("is-focused");
+    });
+    var phase = focus && document.querySelector('.phase[data-phase="' + focus + '"]');
+    if (phase) phase.classList.add("is-focused");
+    if (phase && focus !== lastFocus) phase.scrollIntoView({ behavior: "smooth", block: "nearest", inline: "start" });
+    lastFocus = focus;
+  }
+
+  function tick() {
+    var timer = document.querySelector("#session .timer");
+    if (!timer || timer.getAttribute("data-state") !== "running") return;
+    var ends = parseInt(timer.getAttribute("data-ends"), 10);
+    var left = Math.max(0, Math.ceil((ends - (Date.now() + serverOffset)) / 1000));
+    var text = Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2);
+    if (timer.textContent !== text) timer.textContent = text;
+    timer.classList.toggle("is-over", left === 0);
+  }
+
+  function refresh() {
+    paintMyDots();
+    applyFocus();
+    tick();
+  }
+  document.addEventListener("htmx:wsAfterMessage", refresh);
+  document.addEventListener("DOMContentLoaded", refresh);
+  setInterval(tick, 250);
 
   // Phones sleep and change networks: reconnect as soon as they are back.
   function wake() {

@@ -1,0 +1,28 @@
+"""Fragments of workshops pages that are also pushed live."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from workshops.models import Action, ActionStatus
+
+
+def my_actions_context(user) -> dict:
+    actions = list(
+        Action.objects.filter(owner__user=user)
+        .exclude(status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
+        .select_related("workshop", "scenario", "owner__user")
+        .order_by("due_date", "pk")
+    )
+    done = list(
+        Action.objects.filter(owner__user=user, status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
+        .select_related("workshop")
+        .order_by("-updated")[:20]
+    )
+    return {"open_actions": actions, "closed_actions": done, "today": timezone.localdate()}
+
+
+def my_actions(user) -> str:
+    """The "My actions" list, as a push for the owner's open pages."""
+    return render_to_string("workshops/my_actions.html#my-actions", {"oob": True, **my_actions_context(user)})

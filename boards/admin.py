@@ -10,8 +10,8 @@ from workshops.admin import ReadOnlyAdmin
 
 @admin.register(Scenario)
 class ScenarioAdmin(ReadOnlyAdmin):
-    list_display = ["title", "workshop", "persona", "template_key", "last_seq", "created"]
-    list_filter = ["template_key", "workshop__team"]
+    list_display = ["title", "workshop", "persona", "template_key", "stage", "locked", "last_seq", "created"]
+    list_filter = ["stage", "locked", "template_key", "workshop__team"]
     list_select_related = ["workshop", "persona"]
     search_fields = ["title", "description", "workshop__title"]
 
@@ -33,8 +33,8 @@ class MicroInteractionAdmin(ReadOnlyAdmin):
 
 @admin.register(Note)
 class NoteAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "kind", "scenario", "phase", "author", "created"]
-    list_filter = ["kind"]
+    list_display = ["__str__", "kind", "hidden", "scenario", "phase", "author", "created"]
+    list_filter = ["kind", "hidden"]
     list_select_related = ["scenario", "phase", "author__user", "author__team"]
     search_fields = ["text", "scenario__title"]
 

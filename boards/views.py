@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -127,6 +127,7 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
     data.setdefault("kind", NoteKind.OBSERVATION)
     form = NoteForm(data)
     errors: list[str] = []
+    status = 422
     if form.is_valid():
         d = form.cleaned_data
         try:
@@ -137,6 +138,8 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             errors = exc.messages
+        except PermissionDenied as exc:
+            errors, status = [str(exc)], 403
         else:
             if not request.htmx:
                 messages.success(request, "Your note is on the board.")
@@ -157,7 +160,7 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
         for e in errors:
             messages.error(request, e)
         return redirect("board", pk=scenario.pk)
-    return render(request, f"{PAGE}#capture-form", {"capture": ctx, "kinds": NoteKind.choices, "scenario": scenario}, status=422)
+    return render(request, f"{PAGE}#capture-form", {"capture": ctx, "kinds": NoteKind.choices, "scenario": scenario}, status=status)
 
 
 # Notes -------------------------------------------------------------------------------------------

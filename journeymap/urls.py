@@ -7,3 +7,6 @@ urlpatterns = [
     path("", include("workshops.urls")),
     path("", include("boards.urls")),
 ]
+
+handler403 = "journeymap.views.permission_denied"
+handler404 = "journeymap.views.page_not_found"

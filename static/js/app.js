@@ -42,6 +42,14 @@
     if (first) first.focus();
   });
   document.addEventListener("dialog:close", closeDialog);
+
+  // The toast tells one person what happened to their click; it fades after a while.
+  var toastTimer = null;
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (e.detail.target.id !== "toast") return;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { e.detail.target.replaceChildren(); }, 6000);
+  });
   document.addEventListener("click", function (e) {
     if (e.target.closest(".dialog-cancel")) closeDialog();
   });

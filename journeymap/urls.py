@@ -5,6 +5,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("workshops.urls")),
+    path("", include("workshops.action_urls")),
     path("", include("boards.urls")),
 ]
 

@@ -10,7 +10,16 @@ from workshops.admin import ReadOnlyAdmin
 
 @admin.register(Scenario)
 class ScenarioAdmin(ReadOnlyAdmin):
-    list_display = ["title", "workshop", "persona", "template_key", "stage", "locked", "last_seq", "created"]
+    list_display = [
+        "title",
+        "workshop",
+        "persona",
+        "template_key",
+        "stage",
+        "locked",
+        "last_seq",
+        "created",
+    ]
     list_filter = ["stage", "locked", "template_key", "workshop__team"]
     list_select_related = ["workshop", "persona"]
     search_fields = ["title", "description", "workshop__title"]
@@ -41,7 +50,16 @@ class NoteAdmin(ReadOnlyAdmin):
 
 @admin.register(VotingRound)
 class VotingRoundAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "scenario", "phase", "status", "budget", "cap_per_note", "opened", "closed"]
+    list_display = [
+        "pk",
+        "scenario",
+        "phase",
+        "status",
+        "budget",
+        "cap_per_note",
+        "opened",
+        "closed",
+    ]
     list_filter = ["status"]
     list_select_related = ["scenario", "phase"]
     search_fields = ["scenario__title"]

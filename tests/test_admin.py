@@ -22,7 +22,9 @@ MODELS = [
 
 @pytest.fixture
 def as_superuser(db) -> Client:
-    user = get_user_model().objects.create_superuser(username="root", password="root-password-1", email="")
+    user = get_user_model().objects.create_superuser(
+        username="root", password="root-password-1", email=""
+    )
     client = Client()
     client.force_login(user)
     return client
@@ -33,16 +35,26 @@ def everything(board, participant, manager, outsider):
     """A board with a note and a vote on it, so every changelist has a row."""
     phase = board.phases.first()
     note = board_services.add_note(
-        actor=participant, scenario=board, phase=phase, micro_interaction=phase.interactions.first(),
-        kind="friction", text="Nobody greets a young client while a VIC is served",
+        actor=participant,
+        scenario=board,
+        phase=phase,
+        micro_interaction=phase.interactions.first(),
+        kind="friction",
+        text="Nobody greets a young client while a VIC is served",
     )
     voting = VotingRound.objects.create(scenario=board)
     Vote.objects.create(round=voting, note=note, voter=participant)
     action = Action.objects.create(
-        workshop=board.workshop, scenario=board, title="Greet every client within a minute",
-        owner=manager, due_date=datetime.date(2026, 12, 15), created_by=participant,
+        workshop=board.workshop,
+        scenario=board,
+        title="Greet every client within a minute",
+        owner=manager,
+        due_date=datetime.date(2026, 12, 15),
+        created_by=participant,
     )
-    ActionUpdate.objects.create(action=action, author=manager, from_status="open", to_status="in_progress")
+    ActionUpdate.objects.create(
+        action=action, author=manager, from_status="open", to_status="in_progress"
+    )
     return board
 
 
@@ -57,7 +69,9 @@ def test_it_lets_a_superuser_browse_and_search(as_superuser, everything, model):
     assert as_superuser.get(url, {"q": "a"}).status_code == 200
     obj = model.objects.first()
     assert obj is not None
-    detail = as_superuser.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk]))
+    detail = as_superuser.get(
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
+    )
     assert detail.status_code == 200
     assert b'type="submit"' not in detail.content.split(b'id="content-main"')[1]  # nothing to save
 
@@ -69,7 +83,10 @@ def test_it_refuses_adding_changing_and_deleting(as_superuser, everything, model
     obj = model.objects.first()
     count = model.objects.count()
     assert as_superuser.post(reverse(f"{info}_change", args=[obj.pk]), {}).status_code == 403
-    assert as_superuser.post(reverse(f"{info}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        as_superuser.post(reverse(f"{info}_delete", args=[obj.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert model.objects.count() == count
 
 

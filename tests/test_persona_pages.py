@@ -46,7 +46,10 @@ def test_it_gives_facilitators_new_and_edit_links(as_facilitator, team, persona)
 
 
 def test_it_invites_facilitators_to_create_the_first_persona(as_facilitator, team):
-    assert "No personas yet. Start with the clients" in as_facilitator.get(f"/teams/{team.pk}/personas/").content.decode()
+    assert (
+        "No personas yet. Start with the clients"
+        in as_facilitator.get(f"/teams/{team.pk}/personas/").content.decode()
+    )
 
 
 def test_it_hides_other_teams_personas(as_outsider, team):
@@ -66,8 +69,12 @@ def test_it_keeps_the_persona_list_queries_constant(
     with CaptureQueriesContext(connection) as few:
         as_facilitator.get(f"/teams/{team.pk}/personas/")
     for i in range(10):
-        p = Persona.objects.create(team=team, name=f"Client {i}", segment="Window shopper", goals="Browse")
-        board_services.create_scenario(actor=facilitator, workshop=workshop, title=f"Scenario {i}", persona=p)
+        p = Persona.objects.create(
+            team=team, name=f"Client {i}", segment="Window shopper", goals="Browse"
+        )
+        board_services.create_scenario(
+            actor=facilitator, workshop=workshop, title=f"Scenario {i}", persona=p
+        )
     with django_assert_max_num_queries(len(few)):
         r = as_facilitator.get(f"/teams/{team.pk}/personas/")
     assert r.content.count(b'class="card persona-card"') == 11
@@ -118,7 +125,9 @@ def test_it_shows_what_is_wrong_with_a_persona(as_facilitator, team, field, valu
 @pytest.mark.parametrize("client_name,status", DENIED)
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_it_refuses_creating_personas(request, team, facilitator, client_name, status, method):
-    r = getattr(request.getfixturevalue(client_name), method)(f"/teams/{team.pk}/personas/new/", HELENE)
+    r = getattr(request.getfixturevalue(client_name), method)(
+        f"/teams/{team.pk}/personas/new/", HELENE
+    )
     assert r.status_code == status
     assert not Persona.objects.exists()
 
@@ -140,7 +149,9 @@ def test_it_shows_the_edit_form_filled_in(as_facilitator, persona):
 
 
 def test_it_edits_a_persona(as_facilitator, team, persona):
-    r = as_facilitator.post(f"/personas/{persona.pk}/edit/", {**HELENE, "name": "Camille", "segment": "Patron"})
+    r = as_facilitator.post(
+        f"/personas/{persona.pk}/edit/", {**HELENE, "name": "Camille", "segment": "Patron"}
+    )
     assert r.status_code == 302 and r["Location"] == f"/teams/{team.pk}/personas/"
     persona.refresh_from_db()
     assert (persona.name, persona.segment, persona.goals) == ("Camille", "Patron", HELENE["goals"])
@@ -157,7 +168,9 @@ def test_it_shows_what_is_wrong_with_a_persona_edit(as_facilitator, persona):
 @pytest.mark.parametrize("client_name,status", DENIED)
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_it_refuses_editing_personas(request, persona, facilitator, client_name, status, method):
-    r = getattr(request.getfixturevalue(client_name), method)(f"/personas/{persona.pk}/edit/", HELENE)
+    r = getattr(request.getfixturevalue(client_name), method)(
+        f"/personas/{persona.pk}/edit/", HELENE
+    )
     assert r.status_code == status
     persona.refresh_from_db()
     assert persona.name == "Camille"

@@ -22,20 +22,32 @@ def assert_login_redirect(response) -> None:
 def test_it_creates_a_board_from_a_journey_template(as_facilitator, workshop, persona):
     r = as_facilitator.post(
         f"/workshops/{workshop.pk}/scenarios/new/",
-        {"title": "Buying online, collecting in boutique", "persona": persona.pk, "template": "omnichannel-ecommerce",
-         "description": "Click and collect at Rue du Rhône"},
+        {
+            "title": "Buying online, collecting in boutique",
+            "persona": persona.pk,
+            "template": "omnichannel-ecommerce",
+            "description": "Click and collect at Rue du Rhône",
+        },
     )
     scenario = Scenario.objects.get(title="Buying online, collecting in boutique")
     assert r.status_code == 302 and r["Location"] == f"/boards/{scenario.pk}/"
-    assert (scenario.workshop, scenario.persona, scenario.template_key) == (workshop, persona, "omnichannel-ecommerce")
+    assert (scenario.workshop, scenario.persona, scenario.template_key) == (
+        workshop,
+        persona,
+        "omnichannel-ecommerce",
+    )
     assert list(Phase.objects.filter(scenario=scenario).values_list("name", flat=True))[:2] == [
-        "Awareness", "Consideration"
+        "Awareness",
+        "Consideration",
     ]
     assert BoardEvent.objects.filter(scenario=scenario, kind="scenario.created").count() == 1
 
 
 def test_it_creates_a_blank_board(as_facilitator, workshop):
-    as_facilitator.post(f"/workshops/{workshop.pk}/scenarios/new/", {"title": "Repair and servicing", "template": ""})
+    as_facilitator.post(
+        f"/workshops/{workshop.pk}/scenarios/new/",
+        {"title": "Repair and servicing", "template": ""},
+    )
     scenario = Scenario.objects.get(title="Repair and servicing")
     assert scenario.persona is None and scenario.template_key == ""
     assert not Phase.objects.filter(scenario=scenario).exists()
@@ -47,7 +59,11 @@ def test_it_creates_a_blank_board(as_facilitator, workshop):
     [
         ({"title": "", "template": ""}, "title", "This field is required."),
         ({"title": "x", "template": "fast-fashion"}, "template", "Select a valid choice"),
-        ({"title": "x" * 161, "template": ""}, "title", "Ensure this value has at most 160 characters"),
+        (
+            {"title": "x" * 161, "template": ""},
+            "title",
+            "Ensure this value has at most 160 characters",
+        ),
     ],
 )
 def test_it_shows_what_is_wrong_with_a_new_scenario(as_facilitator, workshop, data, field, message):
@@ -64,7 +80,8 @@ def test_it_only_offers_the_teams_personas(as_facilitator, workshop, other_team)
     page = as_facilitator.get(f"/workshops/{workshop.pk}/").content.decode()
     assert "Not ours" not in page
     r = as_facilitator.post(
-        f"/workshops/{workshop.pk}/scenarios/new/", {"title": "x", "template": "", "persona": foreign.pk}
+        f"/workshops/{workshop.pk}/scenarios/new/",
+        {"title": "x", "template": "", "persona": foreign.pk},
     )
     assert r.status_code == 422 and b'id="scenario_persona_error"' in r.content
     assert not Scenario.objects.exists()
@@ -80,7 +97,9 @@ def test_it_refuses_adding_scenarios(request, workshop, facilitator, client_name
 
 
 def test_it_sends_anonymous_visitors_to_sign_in_before_adding_scenarios(workshop):
-    assert_login_redirect(Client().post(f"/workshops/{workshop.pk}/scenarios/new/", {"title": "x", "template": ""}))
+    assert_login_redirect(
+        Client().post(f"/workshops/{workshop.pk}/scenarios/new/", {"title": "x", "template": ""})
+    )
     assert not Scenario.objects.exists()
 
 
@@ -104,23 +123,35 @@ def test_it_edits_a_scenario_and_tells_the_board(as_facilitator, board, workshop
     hélène = Persona.objects.create(team=team, name="Hélène", segment="VIC")
     r = as_facilitator.post(
         f"/scenarios/{board.pk}/edit/",
-        {"title": "A VIC's first complication", "description": "Private salon", "persona": hélène.pk},
+        {
+            "title": "A VIC's first complication",
+            "description": "Private salon",
+            "persona": hélène.pk,
+        },
     )
     assert r.status_code == 302 and r["Location"] == f"/workshops/{workshop.pk}/"
     board.refresh_from_db()
-    assert (board.title, board.description, board.persona) == ("A VIC's first complication", "Private salon", hélène)
+    assert (board.title, board.description, board.persona) == (
+        "A VIC's first complication",
+        "Private salon",
+        hélène,
+    )
     event = BoardEvent.objects.get(scenario=board, kind="scenario.updated")
     assert "A VIC&#x27;s first complication" in event.html
 
 
 def test_it_removes_a_scenarios_persona(as_facilitator, board):
-    as_facilitator.post(f"/scenarios/{board.pk}/edit/", {"title": board.title, "description": "", "persona": ""})
+    as_facilitator.post(
+        f"/scenarios/{board.pk}/edit/", {"title": board.title, "description": "", "persona": ""}
+    )
     board.refresh_from_db()
     assert board.persona is None
 
 
 def test_it_shows_what_is_wrong_with_a_scenario_edit(as_facilitator, board):
-    r = as_facilitator.post(f"/scenarios/{board.pk}/edit/", {"title": "   ", "description": "", "persona": ""})
+    r = as_facilitator.post(
+        f"/scenarios/{board.pk}/edit/", {"title": "   ", "description": "", "persona": ""}
+    )
     assert r.status_code == 422
     assert b'id="scenario_title_error"' in r.content
     board.refresh_from_db()

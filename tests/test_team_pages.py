@@ -38,12 +38,21 @@ def test_it_shows_the_new_team_form(as_participant):
 
 def test_it_creates_a_team_led_by_its_creator(as_participant, participant):
     r = as_participant.post(
-        "/teams/new/", {"name": "Maison Lumière", "display_name": "", "business_function": BusinessFunction.MARKETING}
+        "/teams/new/",
+        {
+            "name": "Maison Lumière",
+            "display_name": "",
+            "business_function": BusinessFunction.MARKETING,
+        },
     )
     team = Team.objects.get(name="Maison Lumière")
     assert r.status_code == 302 and r["Location"] == f"/teams/{team.pk}/"
     seat = Membership.objects.get(team=team)
-    assert (seat.user, seat.role, seat.business_function) == (participant.user, Role.FACILITATOR, "marketing")
+    assert (seat.user, seat.role, seat.business_function) == (
+        participant.user,
+        Role.FACILITATOR,
+        "marketing",
+    )
 
 
 def test_it_shows_what_is_wrong_with_a_new_team(as_participant):
@@ -64,7 +73,9 @@ def test_it_sends_anonymous_visitors_to_sign_in_before_a_new_team(db):
 # Team page -------------------------------------------------------------------------------------
 
 
-def test_it_lists_members_with_role_and_function(as_participant, team, facilitator, participant, manager):
+def test_it_lists_members_with_role_and_function(
+    as_participant, team, facilitator, participant, manager
+):
     r = as_participant.get(f"/teams/{team.pk}/")
     assert r.status_code == 200
     html = r.content.decode()
@@ -94,7 +105,9 @@ def test_it_sends_anonymous_visitors_to_sign_in_before_a_team_page(team):
     assert_login_redirect(Client().get(f"/teams/{team.pk}/"))
 
 
-def test_it_keeps_the_team_page_queries_constant(as_facilitator, team, facilitator, django_assert_max_num_queries):
+def test_it_keeps_the_team_page_queries_constant(
+    as_facilitator, team, facilitator, django_assert_max_num_queries
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -153,7 +166,9 @@ def test_it_adds_a_member_who_can_then_sign_in(as_facilitator, team):
     assert r.status_code == 302 and r["Location"] == f"/teams/{team.pk}/"
     seat = Membership.objects.get(user__username="claire")
     assert (seat.team, seat.role, seat.business_function) == (team, Role.PARTICIPANT, "boutique")
-    signed_in = Client().post("/accounts/login/", {"username": "claire", "password": NEW_MEMBER["password"]})
+    signed_in = Client().post(
+        "/accounts/login/", {"username": "claire", "password": NEW_MEMBER["password"]}
+    )
     assert signed_in.status_code == 302 and signed_in["Location"] == "/"
 
 
@@ -205,13 +220,21 @@ def test_it_edits_a_member(as_facilitator, team, participant):
     )
     assert r.status_code == 302 and r["Location"] == f"/teams/{team.pk}/"
     participant.refresh_from_db()
-    assert (participant.display_name, participant.role, participant.business_function) == ("Sam B.", "manager", "hr")
+    assert (participant.display_name, participant.role, participant.business_function) == (
+        "Sam B.",
+        "manager",
+        "hr",
+    )
 
 
 def test_it_explains_why_the_last_facilitator_stays(as_facilitator, team, facilitator):
     r = as_facilitator.post(
         f"/teams/{team.pk}/members/{facilitator.pk}/edit/",
-        {"display_name": "", "role": Role.PARTICIPANT, "business_function": facilitator.business_function},
+        {
+            "display_name": "",
+            "role": Role.PARTICIPANT,
+            "business_function": facilitator.business_function,
+        },
     )
     assert r.status_code == 422
     assert "the team&#x27;s only facilitator" in r.content.decode()
@@ -221,10 +244,14 @@ def test_it_explains_why_the_last_facilitator_stays(as_facilitator, team, facili
 
 @pytest.mark.parametrize("client_name,status", DENIED)
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_it_refuses_editing_members(request, team, facilitator, other_participant, client_name, status, method):
+def test_it_refuses_editing_members(
+    request, team, facilitator, other_participant, client_name, status, method
+):
     client = request.getfixturevalue(client_name)
     url = f"/teams/{team.pk}/members/{other_participant.pk}/edit/"
-    r = getattr(client, method)(url, {"display_name": "", "role": Role.FACILITATOR, "business_function": "tech"})
+    r = getattr(client, method)(
+        url, {"display_name": "", "role": Role.FACILITATOR, "business_function": "tech"}
+    )
     assert r.status_code == status
     other_participant.refresh_from_db()
     assert other_participant.role == Role.PARTICIPANT

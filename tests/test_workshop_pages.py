@@ -42,7 +42,8 @@ def test_it_shows_the_sign_in_page(db):
 
 def test_it_signs_in_and_goes_where_it_was_asked(participant, workshop):
     r = Client().post(
-        "/accounts/login/", {"username": "sam", "password": PASSWORD, "next": f"/workshops/{workshop.pk}/"}
+        "/accounts/login/",
+        {"username": "sam", "password": PASSWORD, "next": f"/workshops/{workshop.pk}/"},
     )
     assert r.status_code == 302 and r["Location"] == f"/workshops/{workshop.pk}/"
 
@@ -67,8 +68,12 @@ def test_it_sends_anonymous_visitors_to_sign_in(db):
     assert_login_redirect(Client().get("/"))
 
 
-def test_it_shows_the_teams_and_workshops_grouped_by_status(as_participant, team, workshop, board, other_team):
-    live = Workshop.objects.create(team=team, title="Boutique welcome", date=DAY, status=WorkshopStatus.LIVE)
+def test_it_shows_the_teams_and_workshops_grouped_by_status(
+    as_participant, team, workshop, board, other_team
+):
+    live = Workshop.objects.create(
+        team=team, title="Boutique welcome", date=DAY, status=WorkshopStatus.LIVE
+    )
     Workshop.objects.create(team=other_team, title="Someone else's workshop", date=DAY)
     r = as_participant.get("/")
     assert r.status_code == 200
@@ -84,7 +89,9 @@ def test_it_shows_the_teams_and_workshops_grouped_by_status(as_participant, team
 
 
 def test_it_filters_workshops_by_status(as_participant, team, workshop):
-    Workshop.objects.create(team=team, title="Boutique welcome", date=DAY, status=WorkshopStatus.LIVE)
+    Workshop.objects.create(
+        team=team, title="Boutique welcome", date=DAY, status=WorkshopStatus.LIVE
+    )
     html = as_participant.get("/?status=live").content.decode()
     assert "Boutique welcome" in html and workshop.title not in html
     assert 'href="/?status=live" class="chip active" aria-current="page"' in html
@@ -115,9 +122,13 @@ def test_it_keeps_the_home_page_queries_constant(
 ):
     few = query_count(as_facilitator, "/")
     for i in range(6):
-        w = Workshop.objects.create(team=team, title=f"Workshop {i}", date=DAY, status=WorkshopStatus.values[i % 3])
+        w = Workshop.objects.create(
+            team=team, title=f"Workshop {i}", date=DAY, status=WorkshopStatus.values[i % 3]
+        )
         for j in range(2):
-            board_services.create_scenario(actor=facilitator, workshop=w, title=f"Scenario {j}", persona=persona)
+            board_services.create_scenario(
+                actor=facilitator, workshop=w, title=f"Scenario {j}", persona=persona
+            )
         extra = Team.objects.create(name=f"Maison {i}")
         make_member(extra, f"fac{i}", Role.FACILITATOR)
         facilitator.user.memberships.create(team=extra, role=Role.PARTICIPANT)
@@ -135,13 +146,18 @@ def test_it_shows_the_new_workshop_form(as_facilitator, team, workshop):
     assert r.status_code == 200
     html = r.content.decode()
     assert 'id="workshop-new-form"' in html and 'type="date"' in html
-    assert f'<option value="{workshop.pk}"' in html and "First visit to delivery · 20 Nov 2026</option>" in html
+    assert (
+        f'<option value="{workshop.pk}"' in html
+        and "First visit to delivery · 20 Nov 2026</option>" in html
+    )
 
 
 def test_it_suggests_following_up_the_latest_past_workshop(as_facilitator, team):
     today = timezone.localdate()
     Workshop.objects.create(team=team, title="Long ago", date=today - datetime.timedelta(days=60))
-    last = Workshop.objects.create(team=team, title="Last month", date=today - datetime.timedelta(days=30))
+    last = Workshop.objects.create(
+        team=team, title="Last month", date=today - datetime.timedelta(days=30)
+    )
     Workshop.objects.create(team=team, title="Next month", date=today + datetime.timedelta(days=30))
     html = as_facilitator.get(f"/teams/{team.pk}/workshops/new/").content.decode()
     assert f'<option value="{last.pk}" selected>' in html
@@ -156,7 +172,10 @@ def test_it_plans_a_workshop(as_facilitator, team, workshop):
     created = Workshop.objects.get(title="Delivery, one month on")
     assert r.status_code == 302 and r["Location"] == f"/workshops/{created.pk}/"
     assert (created.team, created.date, created.status, created.follows_up) == (
-        team, datetime.date(2026, 12, 18), WorkshopStatus.PLANNED, workshop
+        team,
+        datetime.date(2026, 12, 18),
+        WorkshopStatus.PLANNED,
+        workshop,
     )
 
 
@@ -173,7 +192,8 @@ def test_it_shows_what_is_wrong_with_a_new_workshop(as_facilitator, team, worksh
 
 def test_it_explains_that_a_follow_up_comes_after(as_facilitator, team, workshop):
     r = as_facilitator.post(
-        f"/teams/{team.pk}/workshops/new/", {"title": "Before", "date": "2026-11-01", "follows_up": workshop.pk}
+        f"/teams/{team.pk}/workshops/new/",
+        {"title": "Before", "date": "2026-11-01", "follows_up": workshop.pk},
     )
     assert r.status_code == 422
     assert "pick a workshop held before this one" in r.content.decode()
@@ -182,7 +202,8 @@ def test_it_explains_that_a_follow_up_comes_after(as_facilitator, team, workshop
 def test_it_only_offers_the_teams_own_workshops_to_follow_up(as_facilitator, team, other_team):
     foreign = Workshop.objects.create(team=other_team, title="Theirs", date=DAY)
     r = as_facilitator.post(
-        f"/teams/{team.pk}/workshops/new/", {"title": "Ours", "date": "2026-12-01", "follows_up": foreign.pk}
+        f"/teams/{team.pk}/workshops/new/",
+        {"title": "Ours", "date": "2026-12-01", "follows_up": foreign.pk},
     )
     assert r.status_code == 422
     assert b"Select a valid choice" in r.content
@@ -193,13 +214,17 @@ def test_it_only_offers_the_teams_own_workshops_to_follow_up(as_facilitator, tea
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_it_refuses_planning_workshops(request, team, facilitator, client_name, status, method):
     client = request.getfixturevalue(client_name)
-    r = getattr(client, method)(f"/teams/{team.pk}/workshops/new/", {"title": "Hijack", "date": "2026-12-01"})
+    r = getattr(client, method)(
+        f"/teams/{team.pk}/workshops/new/", {"title": "Hijack", "date": "2026-12-01"}
+    )
     assert r.status_code == status
     assert not Workshop.objects.exists()
 
 
 def test_it_sends_anonymous_visitors_to_sign_in_before_planning(team):
-    assert_login_redirect(Client().post(f"/teams/{team.pk}/workshops/new/", {"title": "x", "date": "2026-12-01"}))
+    assert_login_redirect(
+        Client().post(f"/teams/{team.pk}/workshops/new/", {"title": "x", "date": "2026-12-01"})
+    )
     assert not Workshop.objects.exists()
 
 
@@ -207,7 +232,9 @@ def test_it_sends_anonymous_visitors_to_sign_in_before_planning(team):
 
 
 def test_it_shows_a_workshop_to_its_team(as_participant, team, workshop, board, persona):
-    review = Workshop.objects.create(team=team, title="Review", date=DAY + datetime.timedelta(days=30), follows_up=workshop)
+    review = Workshop.objects.create(
+        team=team, title="Review", date=DAY + datetime.timedelta(days=30), follows_up=workshop
+    )
     Persona.objects.create(team=team, name="Hélène", segment="VIC")
     r = as_participant.get(f"/workshops/{review.pk}/")
     assert r.status_code == 200
@@ -244,8 +271,15 @@ def test_it_keeps_the_workshop_page_queries_constant(
     few = query_count(as_facilitator, f"/workshops/{workshop.pk}/")
     for i in range(8):
         p = Persona.objects.create(team=team, name=f"Persona {i}", segment="Patron")
-        board_services.create_scenario(actor=facilitator, workshop=workshop, title=f"Scenario {i}", persona=p)
-        Workshop.objects.create(team=team, title=f"Later {i}", date=DAY + datetime.timedelta(days=i + 1), follows_up=workshop)
+        board_services.create_scenario(
+            actor=facilitator, workshop=workshop, title=f"Scenario {i}", persona=p
+        )
+        Workshop.objects.create(
+            team=team,
+            title=f"Later {i}",
+            date=DAY + datetime.timedelta(days=i + 1),
+            follows_up=workshop,
+        )
     with django_assert_max_num_queries(few):
         r = as_facilitator.get(f"/workshops/{workshop.pk}/")
     assert r.content.count(b'class="card scenario-card"') == 8
@@ -255,21 +289,32 @@ def test_it_keeps_the_workshop_page_queries_constant(
 
 
 def test_it_edits_a_workshop(as_facilitator, team, workshop):
-    kickoff = Workshop.objects.create(team=team, title="Kick-off", date=DAY - datetime.timedelta(days=14))
+    kickoff = Workshop.objects.create(
+        team=team, title="Kick-off", date=DAY - datetime.timedelta(days=14)
+    )
     r = as_facilitator.post(
         f"/workshops/{workshop.pk}/edit/",
-        {"title": "First visit to delivery (live)", "date": "2026-11-21", "status": "live", "follows_up": kickoff.pk},
+        {
+            "title": "First visit to delivery (live)",
+            "date": "2026-11-21",
+            "status": "live",
+            "follows_up": kickoff.pk,
+        },
     )
     assert r.status_code == 302 and r["Location"] == f"/workshops/{workshop.pk}/"
     workshop.refresh_from_db()
     assert (workshop.title, workshop.date, workshop.status, workshop.follows_up) == (
-        "First visit to delivery (live)", datetime.date(2026, 11, 21), WorkshopStatus.LIVE, kickoff
+        "First visit to delivery (live)",
+        datetime.date(2026, 11, 21),
+        WorkshopStatus.LIVE,
+        kickoff,
     )
 
 
 def test_it_shows_what_is_wrong_with_a_workshop_edit(as_facilitator, workshop):
     r = as_facilitator.post(
-        f"/workshops/{workshop.pk}/edit/", {"title": "x", "date": "2026-11-20", "status": "postponed", "follows_up": ""}
+        f"/workshops/{workshop.pk}/edit/",
+        {"title": "x", "date": "2026-11-20", "status": "postponed", "follows_up": ""},
     )
     assert r.status_code == 422
     html = r.content.decode()
@@ -291,7 +336,8 @@ def test_it_refuses_a_workshop_following_itself_up(as_facilitator, workshop):
 @pytest.mark.parametrize("client_name,status", DENIED)
 def test_it_refuses_editing_workshops(request, workshop, facilitator, client_name, status):
     r = request.getfixturevalue(client_name).post(
-        f"/workshops/{workshop.pk}/edit/", {"title": "Hijack", "date": "2026-11-20", "status": "closed"}
+        f"/workshops/{workshop.pk}/edit/",
+        {"title": "Hijack", "date": "2026-11-20", "status": "closed"},
     )
     assert r.status_code == status
     workshop.refresh_from_db()
@@ -300,7 +346,10 @@ def test_it_refuses_editing_workshops(request, workshop, facilitator, client_nam
 
 def test_it_sends_anonymous_visitors_to_sign_in_before_editing_a_workshop(workshop):
     assert_login_redirect(
-        Client().post(f"/workshops/{workshop.pk}/edit/", {"title": "x", "date": "2026-11-20", "status": "closed"})
+        Client().post(
+            f"/workshops/{workshop.pk}/edit/",
+            {"title": "x", "date": "2026-11-20", "status": "closed"},
+        )
     )
     workshop.refresh_from_db()
     assert workshop.status == WorkshopStatus.PLANNED
@@ -316,6 +365,10 @@ def test_a_demoted_facilitator_loses_the_tools_at_once(team, facilitator, partic
     facilitator.role = Role.PARTICIPANT
     facilitator.save()
     client = client_for(facilitator)
-    assert 'id="workshop-edit-form"' not in client.get(f"/workshops/{workshop.pk}/").content.decode()
-    r = client.post(f"/workshops/{workshop.pk}/edit/", {"title": "x", "date": "2026-11-20", "status": "closed"})
+    assert (
+        'id="workshop-edit-form"' not in client.get(f"/workshops/{workshop.pk}/").content.decode()
+    )
+    r = client.post(
+        f"/workshops/{workshop.pk}/edit/", {"title": "x", "date": "2026-11-20", "status": "closed"}
+    )
     assert r.status_code == 403

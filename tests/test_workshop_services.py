@@ -12,7 +12,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from workshops import services
-from workshops.models import BusinessFunction, Membership, Persona, Role, Team, Workshop, WorkshopStatus
+from workshops.models import (
+    Action,
+    BusinessFunction,
+    Membership,
+    Persona,
+    Role,
+    Team,
+    Workshop,
+    WorkshopStatus,
+)
 
 NOT_FACILITATORS = ["participant", "manager", "outsider"]
 DAY = datetime.date(2026, 11, 20)
@@ -20,7 +29,7 @@ DAY = datetime.date(2026, 11, 20)
 
 @pytest.fixture(params=NOT_FACILITATORS)
 def non_facilitator(request) -> Membership:
-    """Everyone who may not change the team: its participants and managers, and a facilitator of another team."""
+    """Who may not change the team: its participants and managers, another team's facilitator."""
     return request.getfixturevalue(request.param)
 
 
@@ -33,21 +42,33 @@ def field_errors(exc: pytest.ExceptionInfo) -> dict[str, list[str]]:
 
 def test_it_makes_the_creator_the_facilitator_of_a_new_team(db):
     user = get_user_model().objects.create_user(username="nina", password="x-very-long-1")
-    team = services.create_team(user=user, name="  Maison   Lumière ", business_function=BusinessFunction.ECOMMERCE)
+    team = services.create_team(
+        user=user, name="  Maison   Lumière ", business_function=BusinessFunction.ECOMMERCE
+    )
     assert team.name == "Maison Lumière"
     seat = Membership.objects.get(team=team)
-    assert (seat.user, seat.role, seat.business_function) == (user, Role.FACILITATOR, BusinessFunction.ECOMMERCE)
+    assert (seat.user, seat.role, seat.business_function) == (
+        user,
+        Role.FACILITATOR,
+        BusinessFunction.ECOMMERCE,
+    )
 
 
 def test_it_refuses_a_team_from_an_anonymous_user(db):
     with pytest.raises(PermissionDenied):
-        services.create_team(user=AnonymousUser(), name="Ghost maison", business_function=BusinessFunction.TECH)
+        services.create_team(
+            user=AnonymousUser(), name="Ghost maison", business_function=BusinessFunction.TECH
+        )
     assert not Team.objects.exists()
 
 
 @pytest.mark.parametrize(
     "name,function,field",
-    [("   ", BusinessFunction.TECH, "name"), ("x" * 121, BusinessFunction.TECH, "name"), ("Maison", "astrology", "business_function")],
+    [
+        ("   ", BusinessFunction.TECH, "name"),
+        ("x" * 121, BusinessFunction.TECH, "name"),
+        ("Maison", "astrology", "business_function"),
+    ],
 )
 def test_it_validates_a_new_team(db, name, function, field):
     user = get_user_model().objects.create_user(username="nina", password="x-very-long-1")
@@ -132,7 +153,9 @@ def test_it_validates_a_new_member(facilitator, team, overrides, field):
     with pytest.raises(ValidationError) as exc:
         add(facilitator, team, **overrides)
     assert field in field_errors(exc)
-    assert not get_user_model().objects.filter(username=overrides.get("username", "claire")).exists()
+    assert (
+        not get_user_model().objects.filter(username=overrides.get("username", "claire")).exists()
+    )
 
 
 def test_it_updates_a_member(facilitator, participant):
@@ -180,11 +203,17 @@ def test_it_keeps_the_last_facilitator(facilitator, participant):
 
 def test_it_lets_a_facilitator_step_down_once_there_is_another(facilitator, participant):
     services.update_member(
-        actor=facilitator, membership=participant, display_name="", role=Role.FACILITATOR,
+        actor=facilitator,
+        membership=participant,
+        display_name="",
+        role=Role.FACILITATOR,
         business_function=participant.business_function,
     )
     services.update_member(
-        actor=facilitator, membership=facilitator, display_name="", role=Role.PARTICIPANT,
+        actor=facilitator,
+        membership=facilitator,
+        display_name="",
+        role=Role.PARTICIPANT,
         business_function=facilitator.business_function,
     )
     roles = dict(Membership.objects.filter(team=facilitator.team).values_list("pk", "role"))
@@ -193,7 +222,12 @@ def test_it_lets_a_facilitator_step_down_once_there_is_another(facilitator, part
 
 @pytest.mark.parametrize("field,value", [("role", "owner"), ("business_function", "astrology")])
 def test_it_validates_a_member_update(facilitator, participant, field, value):
-    data = {"display_name": "", "role": Role.PARTICIPANT, "business_function": BusinessFunction.BOUTIQUE, field: value}
+    data = {
+        "display_name": "",
+        "role": Role.PARTICIPANT,
+        "business_function": BusinessFunction.BOUTIQUE,
+        field: value,
+    }
     with pytest.raises(ValidationError) as exc:
         services.update_member(actor=facilitator, membership=participant, **data)
     assert field in field_errors(exc)
@@ -204,11 +238,17 @@ def test_it_validates_a_member_update(facilitator, participant, field, value):
 
 def test_it_creates_a_workshop_that_follows_up_an_earlier_one(facilitator, team, workshop):
     later = services.create_workshop(
-        actor=facilitator, team=team, title=" Follow-up: delivery ", date=DAY + datetime.timedelta(days=28),
+        actor=facilitator,
+        team=team,
+        title=" Follow-up: delivery ",
+        date=DAY + datetime.timedelta(days=28),
         follows_up=workshop,
     )
     assert (later.team, later.title, later.status, later.follows_up) == (
-        team, "Follow-up: delivery", WorkshopStatus.PLANNED, workshop
+        team,
+        "Follow-up: delivery",
+        WorkshopStatus.PLANNED,
+        workshop,
     )
 
 
@@ -222,7 +262,11 @@ def test_it_refuses_following_up_another_teams_workshop(facilitator, team, other
     foreign = Workshop.objects.create(team=other_team, title="Theirs", date=DAY)
     with pytest.raises(ValidationError) as exc:
         services.create_workshop(
-            actor=facilitator, team=team, title="Ours", date=DAY + datetime.timedelta(days=7), follows_up=foreign
+            actor=facilitator,
+            team=team,
+            title="Ours",
+            date=DAY + datetime.timedelta(days=7),
+            follows_up=foreign,
         )
     assert "this team's workshops" in field_errors(exc)["follows_up"][0]
 
@@ -231,13 +275,18 @@ def test_it_refuses_following_up_another_teams_workshop(facilitator, team, other
 def test_it_refuses_following_up_a_workshop_that_is_not_earlier(facilitator, team, workshop, days):
     with pytest.raises(ValidationError) as exc:
         services.create_workshop(
-            actor=facilitator, team=team, title="Too early", date=DAY + datetime.timedelta(days=days),
+            actor=facilitator,
+            team=team,
+            title="Too early",
+            date=DAY + datetime.timedelta(days=days),
             follows_up=workshop,
         )
     assert "held before this one" in field_errors(exc)["follows_up"][0]
 
 
-@pytest.mark.parametrize("title,date,field", [("", DAY, "title"), ("x" * 161, DAY, "title"), ("Ok", None, "date")])
+@pytest.mark.parametrize(
+    "title,date,field", [("", DAY, "title"), ("x" * 161, DAY, "title"), ("Ok", None, "date")]
+)
 def test_it_validates_a_new_workshop(facilitator, team, title, date, field):
     with pytest.raises(ValidationError) as exc:
         services.create_workshop(actor=facilitator, team=team, title=title, date=date)
@@ -245,21 +294,34 @@ def test_it_validates_a_new_workshop(facilitator, team, title, date, field):
 
 
 def test_it_updates_a_workshop(facilitator, team, workshop):
-    earlier = Workshop.objects.create(team=team, title="Kick-off", date=DAY - datetime.timedelta(days=30))
+    earlier = Workshop.objects.create(
+        team=team, title="Kick-off", date=DAY - datetime.timedelta(days=30)
+    )
     services.update_workshop(
-        actor=facilitator, workshop=workshop, title="Delivery, revisited", date=DAY + datetime.timedelta(days=1),
-        status=WorkshopStatus.LIVE, follows_up=earlier,
+        actor=facilitator,
+        workshop=workshop,
+        title="Delivery, revisited",
+        date=DAY + datetime.timedelta(days=1),
+        status=WorkshopStatus.LIVE,
+        follows_up=earlier,
     )
     workshop.refresh_from_db()
     assert (workshop.title, workshop.date, workshop.status, workshop.follows_up) == (
-        "Delivery, revisited", DAY + datetime.timedelta(days=1), WorkshopStatus.LIVE, earlier
+        "Delivery, revisited",
+        DAY + datetime.timedelta(days=1),
+        WorkshopStatus.LIVE,
+        earlier,
     )
 
 
 def test_it_refuses_updating_workshops_to_non_facilitators(non_facilitator, workshop):
     with pytest.raises(PermissionDenied):
         services.update_workshop(
-            actor=non_facilitator, workshop=workshop, title="Hijack", date=DAY, status=WorkshopStatus.CLOSED,
+            actor=non_facilitator,
+            workshop=workshop,
+            title="Hijack",
+            date=DAY,
+            status=WorkshopStatus.CLOSED,
             follows_up=None,
         )
     workshop.refresh_from_db()
@@ -269,7 +331,12 @@ def test_it_refuses_updating_workshops_to_non_facilitators(non_facilitator, work
 def test_it_refuses_an_unknown_workshop_status(facilitator, workshop):
     with pytest.raises(ValidationError) as exc:
         services.update_workshop(
-            actor=facilitator, workshop=workshop, title="x", date=DAY, status="postponed", follows_up=None
+            actor=facilitator,
+            workshop=workshop,
+            title="x",
+            date=DAY,
+            status="postponed",
+            follows_up=None,
         )
     assert "status" in field_errors(exc)
 
@@ -277,18 +344,28 @@ def test_it_refuses_an_unknown_workshop_status(facilitator, workshop):
 def test_it_refuses_a_workshop_following_up_itself(facilitator, workshop):
     with pytest.raises(ValidationError) as exc:
         services.update_workshop(
-            actor=facilitator, workshop=workshop, title="x", date=DAY, status=WorkshopStatus.PLANNED,
+            actor=facilitator,
+            workshop=workshop,
+            title="x",
+            date=DAY,
+            status=WorkshopStatus.PLANNED,
             follows_up=workshop,
         )
     assert "itself" in field_errors(exc)["follows_up"][0]
 
 
 def test_it_refuses_moving_a_workshop_after_its_follow_up(facilitator, team, workshop):
-    Workshop.objects.create(team=team, title="Review", date=DAY + datetime.timedelta(days=7), follows_up=workshop)
+    Workshop.objects.create(
+        team=team, title="Review", date=DAY + datetime.timedelta(days=7), follows_up=workshop
+    )
     with pytest.raises(ValidationError) as exc:
         services.update_workshop(
-            actor=facilitator, workshop=workshop, title=workshop.title, date=DAY + datetime.timedelta(days=7),
-            status=WorkshopStatus.PLANNED, follows_up=None,
+            actor=facilitator,
+            workshop=workshop,
+            title=workshop.title,
+            date=DAY + datetime.timedelta(days=7),
+            status=WorkshopStatus.PLANNED,
+            follows_up=None,
         )
     assert "“Review” follows up this workshop" in field_errors(exc)["date"][0]
 
@@ -306,11 +383,18 @@ PERSONA = {
 
 def test_it_creates_a_persona(facilitator, team):
     persona = services.create_persona(actor=facilitator, team=team, **PERSONA)
-    assert (persona.team, persona.name, persona.segment, persona.bio) == (team, "Hélène", "VIC", PERSONA["bio"])
+    assert (persona.team, persona.name, persona.segment, persona.bio) == (
+        team,
+        "Hélène",
+        "VIC",
+        PERSONA["bio"],
+    )
 
 
 def test_it_accepts_a_segment_in_the_teams_own_words(facilitator, team):
-    persona = services.create_persona(actor=facilitator, team=team, **{**PERSONA, "segment": "Gift buyer"})
+    persona = services.create_persona(
+        actor=facilitator, team=team, **{**PERSONA, "segment": "Gift buyer"}
+    )
     assert persona.segment == "Gift buyer"
 
 
@@ -332,7 +416,11 @@ def test_it_validates_a_persona(facilitator, team, field, value):
 def test_it_updates_a_persona(facilitator, persona):
     services.update_persona(actor=facilitator, persona=persona, **{**PERSONA, "segment": "Patron"})
     persona.refresh_from_db()
-    assert (persona.name, persona.segment, persona.expectations) == ("Hélène", "Patron", PERSONA["expectations"])
+    assert (persona.name, persona.segment, persona.expectations) == (
+        "Hélène",
+        "Patron",
+        PERSONA["expectations"],
+    )
 
 
 def test_it_refuses_updating_personas_to_non_facilitators(non_facilitator, persona):
@@ -364,3 +452,11 @@ def test_it_rejects_an_unknown_role_or_function_in_the_database(participant, fie
 def test_it_rejects_an_unknown_workshop_status_in_the_database(workshop):
     with pytest.raises(IntegrityError), transaction.atomic():
         Workshop.objects.filter(pk=workshop.pk).update(status="postponed")
+
+
+def test_it_rejects_an_unknown_action_status_in_the_database(workshop, manager):
+    action = Action.objects.create(
+        workshop=workshop, title="Greet within a minute", owner=manager, due_date=DAY
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Action.objects.filter(pk=action.pk).update(status="forgotten")

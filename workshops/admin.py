@@ -35,7 +35,13 @@ class MembershipAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "user", "team", "role", "business_function", "created"]
     list_filter = ["role", "business_function", "team"]
     list_select_related = ["user", "team"]
-    search_fields = ["display_name", "user__username", "user__first_name", "user__last_name", "team__name"]
+    search_fields = [
+        "display_name",
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "team__name",
+    ]
 
 
 @admin.register(Workshop)

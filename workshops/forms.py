@@ -47,7 +47,10 @@ class TeamForm(PageForm):
 
 class TeamCreateForm(TeamForm):
     display_name = forms.CharField(
-        max_length=60, required=False, label="Your name in this team", help_text="Leave empty to use your account name."
+        max_length=60,
+        required=False,
+        label="Your name in this team",
+        help_text="Leave empty to use your account name.",
     )
     business_function = forms.ChoiceField(
         choices=BusinessFunction.choices,
@@ -62,16 +65,22 @@ class MemberEditForm(PageForm):
     display_name = forms.CharField(max_length=60, required=False, label="Name shown to the team")
     role = forms.ChoiceField(
         choices=Role.choices,
-        help_text="Facilitators run workshops; participants add notes; managers follow up on actions.",
+        help_text=(
+            "Facilitators run workshops; participants add notes; managers follow up on actions."
+        ),
     )
-    business_function = forms.ChoiceField(choices=BusinessFunction.choices, label="Business function")
+    business_function = forms.ChoiceField(
+        choices=BusinessFunction.choices, label="Business function"
+    )
 
 
 class MemberAddForm(MemberEditForm):
     username = forms.CharField(
         max_length=150,
         help_text="What they type to sign in: letters, digits and @ . + - _ only.",
-        widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "off", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "none", "autocomplete": "off", "spellcheck": "false"}
+        ),
     )
     password = forms.CharField(
         strip=False,
@@ -121,7 +130,9 @@ class WorkshopEditForm(_WorkshopFields):
 class PersonaForm(PageForm):
     id_prefix = "persona"
 
-    name = forms.CharField(max_length=80, help_text="A first name makes the persona easy to talk about: “Camille”.")
+    name = forms.CharField(
+        max_length=80, help_text="A first name makes the persona easy to talk about: “Camille”."
+    )
     segment = forms.CharField(
         max_length=60,
         help_text="Window shopper, first-time buyer, patron, VIC… or your own words.",
@@ -154,7 +165,9 @@ class _ScenarioFields(PageForm):
     title = forms.CharField(
         max_length=160, help_text="A customer scenario everyone knows: “Buying a first fine watch”."
     )
-    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
     persona = forms.ModelChoiceField(
         queryset=Persona.objects.none(),
         required=False,

@@ -7,6 +7,7 @@ Invalid forms are shown again with their errors and status 422.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -40,13 +41,15 @@ INVALID = 422
 ROLE_ORDER = {Role.FACILITATOR: 0, Role.MANAGER: 1, Role.PARTICIPANT: 2}
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any], form: Form | None = None) -> HttpResponse:
+def _page(
+    request: HttpRequest, template: str, context: dict[str, Any], form: Form | None = None
+) -> HttpResponse:
     """Render a page; 422 when it is shown again because a form on it was invalid."""
     status = INVALID if form is not None and form.is_bound and form.errors else 200
     return render(request, f"workshops/{template}", context, status=status)
 
 
-def _saved(form: Form, call) -> Any | None:
+def _saved(form: Form, call: Callable[[dict[str, Any]], Any]) -> Any | None:
     """Run a service call for a valid form; put its ValidationError on the form instead."""
     if not form.is_valid():
         return None
@@ -71,12 +74,16 @@ STATUS_GROUPS = [
 def home(request: HttpRequest) -> HttpResponse:
     """The user's teams, and their workshops grouped by status (or one status with ?status=)."""
     memberships = list(
-        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "pk")
+        Membership.objects.filter(user=request.user)
+        .select_related("team")
+        .order_by("team__name", "pk")
     )
     workshops = list(
         Workshop.objects.filter(team__memberships__user=request.user)
         .select_related("team", "follows_up")
-        .prefetch_related(Prefetch("scenarios", queryset=Scenario.objects.select_related("persona")))
+        .prefetch_related(
+            Prefetch("scenarios", queryset=Scenario.objects.select_related("persona"))
+        )
     )
     status = request.GET.get("status", "")
     if status not in WorkshopStatus.values:
@@ -128,7 +135,9 @@ def team_create(request: HttpRequest) -> HttpResponse:
             ),
         )
         if team is not None:
-            messages.success(request, f"“{team.name}” is ready. Add the people who will map journeys with you.")
+            messages.success(
+                request, f"“{team.name}” is ready. Add the people who will map journeys with you."
+            )
             return redirect("team-detail", team.pk)
     return _page(request, "team_new.html", {"form": form}, form)
 
@@ -232,7 +241,12 @@ def member_edit(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
                 "business_function": target.business_function,
             }
         )
-    return _page(request, "member_edit.html", {"team": team, "member": member, "target": target, "form": form}, form)
+    return _page(
+        request,
+        "member_edit.html",
+        {"team": team, "member": member, "target": target, "form": form},
+        form,
+    )
 
 
 # Workshops -------------------------------------------------------------------------------------
@@ -249,11 +263,17 @@ def workshop_create(request: HttpRequest, pk: int) -> HttpResponse:
         workshop = _saved(
             form,
             lambda d: services.create_workshop(
-                actor=member, team=team, title=d["title"], date=d["date"], follows_up=d["follows_up"]
+                actor=member,
+                team=team,
+                title=d["title"],
+                date=d["date"],
+                follows_up=d["follows_up"],
             ),
         )
         if workshop is not None:
-            messages.success(request, f"“{workshop.title}” is planned. Add the scenarios you will map.")
+            messages.success(
+                request, f"“{workshop.title}” is planned. Add the scenarios you will map."
+            )
             return redirect("workshop-detail", workshop.pk)
     else:
         today = timezone.localdate()
@@ -333,7 +353,9 @@ def workshop_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def scenario_create(request: HttpRequest, pk: int) -> HttpResponse:
     workshop, member = access.get_workshop(request.user, pk)
     access.require_facilitator(member)
-    form = ScenarioCreateForm(request.POST, personas=Persona.objects.filter(team_id=workshop.team_id))
+    form = ScenarioCreateForm(
+        request.POST, personas=Persona.objects.filter(team_id=workshop.team_id)
+    )
     scenario = _saved(
         form,
         lambda d: board_services.create_scenario(
@@ -375,7 +397,11 @@ def scenario_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = ScenarioEditForm(
             personas=personas,
-            initial={"title": scenario.title, "description": scenario.description, "persona": scenario.persona_id},
+            initial={
+                "title": scenario.title,
+                "description": scenario.description,
+                "persona": scenario.persona_id,
+            },
         )
     context = {"scenario": scenario, "team": scenario.workshop.team, "member": member, "form": form}
     return _page(request, "scenario_edit.html", context, form)
@@ -389,11 +415,23 @@ def scenario_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def persona_list(request: HttpRequest, pk: int) -> HttpResponse:
     team, member = access.get_team(request.user, pk)
     personas = list(team.personas.annotate(scenario_count=Count("scenarios")))
-    return render(request, "workshops/persona_list.html", {"team": team, "member": member, "personas": personas})
+    return render(
+        request,
+        "workshops/persona_list.html",
+        {"team": team, "member": member, "personas": personas},
+    )
 
 
-def _persona_context(team: Team, member: Membership, form: PersonaForm, persona: Persona | None) -> dict[str, Any]:
-    return {"team": team, "member": member, "form": form, "persona": persona, "segments": Segment.values}
+def _persona_context(
+    team: Team, member: Membership, form: PersonaForm, persona: Persona | None
+) -> dict[str, Any]:
+    return {
+        "team": team,
+        "member": member,
+        "form": form,
+        "persona": persona,
+        "segments": Segment.values,
+    }
 
 
 def _persona_data(d: dict[str, Any]) -> dict[str, str]:
@@ -407,7 +445,9 @@ def persona_create(request: HttpRequest, pk: int) -> HttpResponse:
     access.require_facilitator(member)
     form = PersonaForm(request.POST or None)
     if request.method == "POST":
-        persona = _saved(form, lambda d: services.create_persona(actor=member, team=team, **_persona_data(d)))
+        persona = _saved(
+            form, lambda d: services.create_persona(actor=member, team=team, **_persona_data(d))
+        )
         if persona is not None:
             messages.success(request, f"{persona.name} joins the team's personas.")
             return redirect("persona-list", team.pk)
@@ -421,10 +461,15 @@ def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
     access.require_facilitator(member)
     if request.method == "POST":
         form = PersonaForm(request.POST)
-        saved = _saved(form, lambda d: services.update_persona(actor=member, persona=persona, **_persona_data(d)))
+        saved = _saved(
+            form,
+            lambda d: services.update_persona(actor=member, persona=persona, **_persona_data(d)),
+        )
         if saved is not None:
             messages.success(request, f"{saved.name} saved.")
             return redirect("persona-list", persona.team_id)
     else:
         form = PersonaForm(initial=_persona_data(persona.__dict__))
-    return _page(request, "persona_form.html", _persona_context(member.team, member, form, persona), form)
+    return _page(
+        request, "persona_form.html", _persona_context(member.team, member, form, persona), form
+    )

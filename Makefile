@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Daphne's limit applies to messages both ways: a fresh board for a big workshop is sent whole.
+WS_MAX_MESSAGE ?= 16777216
 
 .PHONY: run test install install-test bench clean
 
@@ -33,7 +35,7 @@ run: install
 	@echo "    lea    boutique staff (participant)"
 	@echo "    marc   manager"
 	@echo ""
-	DEBUG=$${DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size 65536 journeymap.asgi:application
+	DEBUG=$${DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX_MESSAGE) journeymap.asgi:application
 
 test: install-test
 	$(BIN)/python -m pytest

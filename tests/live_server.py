@@ -137,10 +137,8 @@ class LiveServer:
             timeout=timeout,
         )
         if result.returncode != 0:
-            raise ServerError(
-                f"manage.py {' '.join(args)} exited with {result.returncode}:\n"
-                f"{result.stdout}\n{result.stderr}"
-            )
+            output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+            raise ServerError(f"manage.py {' '.join(args)} exited with {result.returncode}:\n{output}")
         return result.stdout
 
     def prepare(self) -> None:

@@ -28,12 +28,7 @@ run: install
 	DEBUG=$${DEBUG-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG-1} $(BIN)/python manage.py load_demo
 	@echo ""
-	@echo "  Journeymap is at http://$(HOST):$(PORT)/"
-	@echo "  Demo sign-ins (password: journeymap):"
-	@echo "    fiona  facilitator"
-	@echo "    sam    boutique staff (participant)"
-	@echo "    lea    boutique staff (participant)"
-	@echo "    marc   manager"
+	@echo "  Journeymap is at http://$(HOST):$(PORT)/  (demo sign-ins above, password: journeymap)"
 	@echo ""
 	DEBUG=$${DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX_MESSAGE) journeymap.asgi:application
 

@@ -33,6 +33,7 @@ from typing import IO
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 READY_PATH = "/accounts/login/"
+WS_MAX_MESSAGE = 16 * 1024 * 1024  # as `make run` (WS_MAX_MESSAGE in the Makefile): a whole board
 
 # Variables of the test process that must not leak into the server: it gets only what it is given.
 _SCRUBBED = frozenset({
@@ -160,7 +161,7 @@ class LiveServer:
         self._log = open(self.log_path, "ab")
         self._process = subprocess.Popen(
             [*self._daphne(), "-b", self.host, "-p", str(self.port),
-             "--websocket-max-message-size", "65536", "journeymap.asgi:application"],
+             "--websocket-max-message-size", str(WS_MAX_MESSAGE), "journeymap.asgi:application"],
             cwd=BASE_DIR,
             env=self.env,
             stdin=subprocess.DEVNULL,

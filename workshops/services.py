@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -16,12 +17,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from boards import events
 from boards import render as board_render
 from boards import services as board_services
-from boards.models import Note, Scenario
+from boards.models import MicroInteraction, Note, Phase, Scenario
 from boards.services import clean_text
 from workshops import render as workshops_render
 from workshops.models import (
@@ -411,3 +413,69 @@ def update_action_status(
         )
     events.push_to_user(user_id=current.owner.user_id, html=workshops_render.my_actions(current.owner.user))
     return current
+
+
+# Calendar feeds --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def reset_calendar_links(*, actor: Membership) -> Membership:
+    """Revoke this person's calendar links for this team: the links carry a signature tied to
+    `feed_version`, so bumping it makes every old link answer 404. New links are shown at once."""
+    Membership.objects.filter(pk=actor.pk).update(feed_version=F("feed_version") + 1)
+    return Membership.objects.select_related("user", "team").get(pk=actor.pk)
+
+
+# Follow-up -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def plan_next_workshop(*, actor: Membership, workshop: Workshop, title: str, date: datetime.date) -> Workshop:
+    """Plan the session that follows up a closed workshop.
+
+    The new workshop follows up the closed one, and each scenario's board comes back with its
+    structure (phases, micro-interactions with their emotion and moment of truth) but no notes.
+    The closed workshop's open actions are carried over: the new one lists them to review first.
+    """
+    current = Workshop.objects.select_for_update(of=("self",)).select_related("team").get(pk=workshop.pk)
+    require_team_facilitator(actor, current.team_id)
+    if current.status != WorkshopStatus.CLOSED:
+        raise ValidationError(
+            f"“{current.title}” is {current.get_status_display().lower()}: close it before planning its next session."
+        )
+    planned = current.follow_ups.filter(status=WorkshopStatus.PLANNED).first()
+    if planned is not None:
+        raise ValidationError(f"“{planned.title}” is already planned as its next session.")
+    if date is None:
+        raise ValidationError({"date": "Give the next session a date."})
+    if date <= current.date:
+        raise ValidationError({"date": f"Pick a date after “{current.title}” ({current.date:%d %b %Y})."})
+    new = create_workshop(actor=actor, team=current.team, title=title, date=date, follows_up=current)
+    scenarios = list(current.scenarios.select_related("persona").order_by("pk"))
+    phases_of: dict[int, list[Phase]] = defaultdict(list)
+    for phase in Phase.objects.filter(scenario__in=scenarios).order_by("order"):
+        phases_of[phase.scenario_id].append(phase)
+    interactions_of: dict[int, list[MicroInteraction]] = defaultdict(list)
+    for mi in MicroInteraction.objects.filter(phase__scenario__in=scenarios).order_by("order"):
+        interactions_of[mi.phase_id].append(mi)
+    for scenario in scenarios:
+        copy = board_services.create_scenario(
+            actor=actor,
+            workshop=new,
+            title=scenario.title,
+            description=scenario.description,
+            persona=scenario.persona,
+            template_key="",
+        )
+        for phase in phases_of[scenario.pk]:
+            new_phase = board_services.add_phase(actor=actor, scenario=copy, name=phase.name, goal=phase.goal)
+            for mi in interactions_of[phase.pk]:
+                board_services.add_micro_interaction(
+                    actor=actor,
+                    phase=new_phase,
+                    action=mi.action,
+                    channel=mi.channel,
+                    emotion=mi.emotion,
+                    moment_of_truth=mi.moment_of_truth,
+                )
+    return new

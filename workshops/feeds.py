@@ -21,7 +21,7 @@ PERSONAL = "me"
 TEAM = "team"
 SCOPES = (PERSONAL, TEAM)
 SALT = "journeymap.calendar"
-REFRESH = datetime.timedelta(hours=6)
+REFRESH = datetime.timedelta(hours=6)  # how often calendar apps should fetch again
 
 
 def _signer(feed_version: int) -> signing.Signer:
@@ -114,7 +114,7 @@ def calendar(
     cal.add("name", name)
     cal.add("x-wr-calname", name)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", REFRESH)
+    cal.add("x-published-ttl", "PT6H")  # the same, for apps that only know this older name
     for action in actions:
         url = link(action)
         event = icalendar.Event()

@@ -14,7 +14,6 @@ from django.utils import timezone
 from boards import services
 from boards.models import BoardEvent
 from tests.conftest import client_for
-from tests.ws import communicator
 from workshops import services as workshop_services
 from workshops.models import Action, ActionUpdate
 

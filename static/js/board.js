@@ -123,7 +123,18 @@
     timer.classList.toggle("is-over", left === 0);
   }
 
+  // The facilitator's panel is part of the pushed session bar: keep it open across pushes.
+  var controlsOpen = false;
+  document.addEventListener("toggle", function (e) {
+    if (e.target.matches && e.target.matches("#session details.controls")) controlsOpen = e.target.open;
+  }, true);
+  function keepControls() {
+    var details = document.querySelector("#session details.controls");
+    if (details && details.open !== controlsOpen) details.open = controlsOpen;
+  }
+
   function refresh() {
+    keepControls();
     paintMyDots();
     applyFocus();
     tick();

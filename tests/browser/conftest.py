@@ -50,6 +50,19 @@ PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touc
          "device_scale_factor": 2}
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}
 HERE = Path(__file__).resolve().parent
+# Screenshots go to docs/screenshots (the README shows them) when JOURNEYMAP_SCREENSHOTS=1,
+# else to test-results/, so an ordinary test run leaves the tree clean.
+SCREENSHOTS = (
+    HERE.parents[1] / "docs" / "screenshots"
+    if os.environ.get("JOURNEYMAP_SCREENSHOTS") == "1"
+    else HERE.parents[1] / "test-results" / "screenshots"
+)
+
+
+def shot(name: str) -> str:
+    """Where the test saves screenshot `name` (a .png file name)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return str(SCREENSHOTS / name)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from playwright.sync_api import Page, expect
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import shot
+
 WORKSHOP = "First visit to delivery: Swiss watch boutique"
 BOARD = "Camille's first fine watch"
 PHASES = ["Awareness", "Consideration", "Purchase", "Service", "Loyalty & Advocacy"]
@@ -50,8 +49,7 @@ def test_it_shows_the_demo_board_to_the_facilitator(desktop: Page, sign_in, watc
     expect(packaging).to_contain_text("Samuel Rochat")
     expect(desktop.get_by_role("button", name="+ Phase")).to_be_visible()
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    desktop.screenshot(path=SCREENSHOTS / "demo-board.png", full_page=True)
+    desktop.screenshot(path=shot("demo-board.png"), full_page=True)
     assert errors == []
 
 
@@ -71,6 +69,5 @@ def test_it_fits_the_demo_board_on_a_phone(phone: Page, sign_in, watch_errors) -
 
     # What the associate sees: the capture form is pinned to the bottom of the screen, so a
     # full-page capture would paint it over the middle of the board.
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    phone.screenshot(path=SCREENSHOTS / "demo-board-phone.png")
+    phone.screenshot(path=shot("demo-board-phone.png"))
     assert errors == []

@@ -8,12 +8,12 @@ by themselves after the server is stopped and started again, with nothing lost o
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import shot
+
 SCENARIO_TITLE = "Camille's first fine watch"
 
 
@@ -73,10 +73,9 @@ def test_it_carries_notes_between_the_phone_and_the_projector(
     on_projector = desktop.locator(".note", has_text=text)
     expect(on_projector).to_have_count(1)
     expect(on_projector).to_have_class(re.compile(r"kind-friction"))
-    SHOTS.mkdir(parents=True, exist_ok=True)
     on_projector.scroll_into_view_if_needed()
-    desktop.screenshot(path=str(SHOTS / "live-board.png"))
-    phone.screenshot(path=str(SHOTS / "live-board-phone.png"))
+    desktop.screenshot(path=shot("live-board.png"))
+    phone.screenshot(path=shot("live-board-phone.png"))
 
     # The facilitator drags it to another micro-interaction; the phone shows it moved.
     source_list = desktop.locator(".interaction", has_text="Tries the piece on with an associate").locator(".notes")

@@ -1,0 +1,93 @@
+"""A whole facilitated session in real browsers: dot voting, the reveal, an action with an owner,
+the manager's follow-up, and the owner's "My actions"."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import shot
+from tests.browser.test_live_board import open_board
+
+PACKAGING = "ordinary packaging"
+STRAPS = "ignored for ten minutes"
+
+
+@pytest.fixture(scope="module")
+def board_url(app_server) -> str:
+    pk = app_server.manage(
+        "shell", "-c", "from boards.models import Scenario; print(Scenario.objects.get().pk)"
+    ).split()[-1]
+    return f"/boards/{int(pk)}/"
+
+
+def friction(page: Page, text: str):
+    return page.locator(".note.kind-friction", has_text=text).first
+
+
+def dot(page: Page, text: str, op: str = "Put a dot on this friction") -> None:
+    friction(page, text).get_by_role("button", name=op).click()
+
+
+def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
+    desktop, phone, new_context, sign_in, board_url, app_server, watch_errors
+):
+    errors = watch_errors(desktop)
+    fiona = open_board(desktop, sign_in, "fiona", board_url)
+    sam = open_board(phone, sign_in, "sam", board_url)
+    lea = open_board(new_context(viewport={"width": 1280, "height": 860}).new_page(), sign_in, "lea", board_url)
+
+    # The facilitator opens a vote: 3 dots each, at most 2 per note.
+    fiona.locator("#session summary", has_text="Facilitate").click()
+    fiona.get_by_role("button", name="Open dot voting…").click()
+    dialog = fiona.locator("#dialog")
+    expect(dialog.get_by_label("Dots per person")).to_have_value("3")
+    dialog.get_by_role("button", name="Open voting").click()
+    for page in (fiona, sam, lea):
+        expect(page.locator("#session")).to_have_attribute("data-voting", "open")
+        expect(page.locator(".stage.is-current")).to_have_text("Vote")
+
+    # Two participants vote at the same time.
+    dot(sam, PACKAGING)
+    dot(lea, PACKAGING)
+    dot(sam, PACKAGING)
+    dot(lea, PACKAGING)
+    expect(sam.locator("#my-panel")).to_contain_text("1 of 3 left")
+    expect(lea.locator("#my-panel")).to_contain_text("1 of 3 left")
+    expect(friction(sam, PACKAGING).locator(".my-dots")).to_have_text("●●")
+    dot(sam, STRAPS)
+    expect(sam.locator("#my-panel")).to_contain_text("0 of 3 left")
+    # ... and one tries to go over budget: refused, clearly.
+    dot(sam, "nobody was on live chat")
+    expect(sam.locator("#toast")).to_contain_text("You have used all 3 of your dots")
+    expect(fiona.locator("#session")).to_contain_text("5 dots cast by 2")
+    # Nobody sees totals before the reveal.
+    expect(fiona.locator(".vote-total")).to_have_count(0)
+    friction(sam, PACKAGING).scroll_into_view_if_needed()
+    sam.screenshot(path=shot("voting-phone.png"))
+
+    # The facilitator closes and reveals: the ranking shows on every screen.
+    fiona.get_by_role("button", name="Close voting").click()
+    fiona.get_by_role("button", name="Reveal the votes").click()
+    for page in (fiona, sam, lea):
+        expect(page.locator("#results")).to_contain_text("Top frictions")
+    first_row = fiona.locator("#results tbody tr").first
+    expect(first_row).to_contain_text(PACKAGING)
+    expect(first_row).to_contain_text("4")
+    fiona.locator("#results").screenshot(path=shot("vote-results.png"))
+
+    # The winner becomes an action owned by a staff member.
+    first_row.get_by_role("button", name="Make it an action…").click()
+    dialog.get_by_label("Action").fill("White-glove delivery in the maison's own box")
+    dialog.get_by_label("Owner").select_option(label="Samuel Rochat · Boutique & retail")
+    dialog.get_by_role("button", name="Create action").click()
+    expect(dialog).to_be_hidden()
+    for page in (fiona, sam, lea):
+        expect(friction(page, PACKAGING).locator(".action-chip")).to_contain_text("White-glove delivery")
+        expect(page.locator("#board-actions")).to_contain_text("Samuel Rochat")
+    fiona.screenshot(path=shot("board-with-action.png"))
+
+    # The owner's "My actions" has it.
+    sam.goto("/actions/mine/")
+    expect(sam.locator("#my-actions")).to_contain_text("White-glove delivery in the maison's own box")
+    assert errors == []

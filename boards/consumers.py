@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from boards import events, presence
+from workshops import access
 from workshops.models import Membership
 
 CLOSE_FORBIDDEN = 4403
@@ -30,7 +31,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.scenario_id = self.scope["url_route"]["kwargs"]["scenario_id"]
-        self.member = await database_sync_to_async(events.board_member)(self.scope["user"], self.scenario_id)
+        self.member = await database_sync_to_async(access.board_membership)(self.scope["user"], self.scenario_id)
         await self.accept()
         if self.member is None:
             await self.close(code=CLOSE_FORBIDDEN)
@@ -40,6 +41,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.groups_joined = (
             events.group_name(self.scenario_id),
             events.member_group(self.scenario_id, self.member.pk),
+            events.membership_group(self.member.pk),
         )
         await events.subscribe(self.channel_name, *self.groups_joined)
         messages, self.last_sent = await database_sync_to_async(events.catch_up)(
@@ -61,6 +63,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
         # The only thing a client sends is its heartbeat; it keeps its presence fresh.
         if self.member is not None:
             await presence.register.touch(self.scenario_id, self.channel_name)
+
+    async def board_revoke(self, event: dict) -> None:
+        """This person's access was revoked: close with 4403, which the page does not retry."""
+        await self.close(code=CLOSE_FORBIDDEN)
 
     async def board_push(self, event: dict) -> None:
         seq = event["seq"]

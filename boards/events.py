@@ -103,6 +103,25 @@ def push_private(*, scenario_id: int, member_id: int, html: str) -> None:
     _send_on_commit(member_group(scenario_id, member_id), html)
 
 
+def membership_group(member_id: int) -> str:
+    """Every board socket of one membership, whatever the board: used to cut a revoked guest off."""
+    return f"membership.{member_id}"
+
+
+REVOKE_TYPE = "board.revoke"
+
+
+def disconnect_member(member_id: int) -> None:
+    """After commit, close every open board socket of this membership (close code 4403)."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(membership_group(member_id), {"type": REVOKE_TYPE})
+
+    transaction.on_commit(send)
+
+
 def push_to_user(*, user_id: int, html: str) -> None:
     """After commit, send `html` to one person's open pages that listen for it."""
     _send_on_commit(user_group(user_id), html)
@@ -132,19 +151,6 @@ def missed_events(scenario_id: int, since: int, limit: int) -> list[tuple[int, s
 
 
 # Websocket side --------------------------------------------------------------------------------
-
-
-def board_member(user, scenario_id: int):
-    """The user's membership of the board's team, or None."""
-    from workshops.models import Membership
-
-    if not user or not user.is_authenticated:
-        return None
-    return (
-        Membership.objects.select_related("user")
-        .filter(user=user, team__workshops__scenarios__pk=scenario_id)
-        .first()
-    )
 
 
 async def subscribe(channel_name: str, *groups: str) -> None:

@@ -69,6 +69,17 @@ def get_action(user, pk: int) -> tuple[Action, Membership]:
     return action, membership(user, action.workshop.team_id)
 
 
+def board_membership(user, scenario_id: int) -> Membership | None:
+    """The user's membership of a board's team, or None: what the board's websocket checks."""
+    if not user or not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.select_related("user")
+        .filter(user=user, team__workshops__scenarios__pk=scenario_id)
+        .first()
+    )
+
+
 def require_facilitator(m: Membership) -> None:
     if not m.is_facilitator:
         raise PermissionDenied("Only a facilitator can do this.")

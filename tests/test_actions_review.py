@@ -28,32 +28,69 @@ def days(n: int) -> datetime.date:
 
 def friction(board, member, phase_name: str, text: str):
     phase = board.phases.get(name=phase_name)
-    return board_services.add_note(actor=member, scenario=board, phase=phase, micro_interaction=phase.interactions.first(),
-                                   kind="friction", text=text)
+    return board_services.add_note(
+        actor=member,
+        scenario=board,
+        phase=phase,
+        micro_interaction=phase.interactions.first(),
+        kind="friction",
+        text=text,
+    )
 
 
 @pytest.fixture
 def second_board(team, facilitator, persona):
-    later = Workshop.objects.create(team=team, title="Clienteling after the sale", date=datetime.date(2026, 12, 4))
-    return board_services.create_scenario(actor=facilitator, workshop=later, title="After the first purchase",
-                                          persona=persona, template_key=DEFAULT_TEMPLATE)
+    later = Workshop.objects.create(
+        team=team, title="Clienteling after the sale", date=datetime.date(2026, 12, 4)
+    )
+    return board_services.create_scenario(
+        actor=facilitator,
+        workshop=later,
+        title="After the first purchase",
+        persona=persona,
+        template_key=DEFAULT_TEMPLATE,
+    )
 
 
 @pytest.fixture
 def actions(board, second_board, facilitator, participant, other_participant, manager):
     """Three actions on two boards: one open, one overdue, one done; two of them from a "Purchase" phase."""
     training = services.create_action(
-        actor=facilitator, scenario=board, title="Movement training for every associate", owner=participant,
-        notes=[friction(board, participant, "Purchase", "Nobody could say which movement it has")], due_date=days(14))
+        actor=facilitator,
+        scenario=board,
+        title="Movement training for every associate",
+        owner=participant,
+        notes=[friction(board, participant, "Purchase", "Nobody could say which movement it has")],
+        due_date=days(14),
+    )
     replies = services.create_action(
-        actor=facilitator, scenario=board, title="Answer Instagram questions within the hour", owner=other_participant,
-        notes=[friction(board, other_participant, "Awareness", "My DM about the new collection went unanswered")],
-        due_date=days(3))
+        actor=facilitator,
+        scenario=board,
+        title="Answer Instagram questions within the hour",
+        owner=other_participant,
+        notes=[
+            friction(
+                board,
+                other_participant,
+                "Awareness",
+                "My DM about the new collection went unanswered",
+            )
+        ],
+        due_date=days(3),
+    )
     Action.objects.filter(pk=replies.pk).update(due_date=days(-2))
     pilot = services.create_action(
-        actor=facilitator, scenario=second_board, title="White-glove delivery pilot", owner=manager,
-        notes=[friction(second_board, participant, "Purchase", "The courier left the watch with a neighbour")],
-        due_date=days(30))
+        actor=facilitator,
+        scenario=second_board,
+        title="White-glove delivery pilot",
+        owner=manager,
+        notes=[
+            friction(
+                second_board, participant, "Purchase", "The courier left the watch with a neighbour"
+            )
+        ],
+        due_date=days(30),
+    )
     services.update_action_status(actor=manager, action=pilot, status=ActionStatus.DONE, version=1)
     return {"training": training, "replies": replies, "pilot": pilot}
 
@@ -79,8 +116,8 @@ def test_it_shows_the_teams_actions_to_every_member(request, team, actions, who)
     assert page.status_code == 200
     html = page.content.decode()
     assert rows(html) == ids(*actions.values())
-    row = html[html.index(f'id="action-row-{actions["replies"].pk}"'):]
-    row = row[:row.index("</tr>")]
+    row = html[html.index(f'id="action-row-{actions["replies"].pk}"') :]
+    row = row[: row.index("</tr>")]
     assert "Answer Instagram questions within the hour" in row
     assert "Lea" in row and "E-commerce" in row
     assert "First visit to delivery" in row and "Awareness" in row
@@ -97,18 +134,23 @@ def test_it_asks_anonymous_visitors_to_sign_in(team):
     assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("owner={participant}", ["training"]),
-    ("status=done", ["pilot"]),
-    ("status=active", ["training", "replies"]),
-    ("workshop={second_workshop}", ["pilot"]),
-    ("phase=Purchase", ["training", "pilot"]),  # a phase of the same name on two boards
-    ("phase=Awareness", ["replies"]),
-    ("overdue=on", ["replies"]),
-    ("phase=Purchase&status=active", ["training"]),
-    ("owner={participant}&overdue=on", []),
-])
-def test_it_filters_the_actions(as_manager, team, participant, second_board, actions, query, expected):
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("owner={participant}", ["training"]),
+        ("status=done", ["pilot"]),
+        ("status=active", ["training", "replies"]),
+        ("workshop={second_workshop}", ["pilot"]),
+        ("phase=Purchase", ["training", "pilot"]),  # a phase of the same name on two boards
+        ("phase=Awareness", ["replies"]),
+        ("overdue=on", ["replies"]),
+        ("phase=Purchase&status=active", ["training"]),
+        ("owner={participant}&overdue=on", []),
+    ],
+)
+def test_it_filters_the_actions(
+    as_manager, team, participant, second_board, actions, query, expected
+):
     query = query.format(participant=participant.pk, second_workshop=second_board.workshop_id)
     html = as_manager.get(f"/teams/{team.pk}/actions/?{query}").content.decode()
     assert rows(html) == ids(*(actions[k] for k in expected))
@@ -117,7 +159,9 @@ def test_it_filters_the_actions(as_manager, team, participant, second_board, act
 
 
 def test_it_keeps_the_filters_in_the_form_and_the_csv_link(as_manager, team, actions):
-    html = as_manager.get(f"/teams/{team.pk}/actions/?status=active&phase=Purchase").content.decode()
+    html = as_manager.get(
+        f"/teams/{team.pk}/actions/?status=active&phase=Purchase"
+    ).content.decode()
     assert '<option value="active" selected>' in html
     assert '<option value="Purchase" selected>' in html
     assert f'href="/teams/{team.pk}/actions.csv?status=active&amp;phase=Purchase"' in html
@@ -126,7 +170,9 @@ def test_it_keeps_the_filters_in_the_form_and_the_csv_link(as_manager, team, act
 def test_it_offers_the_teams_own_choices_only(as_manager, team, actions, outsider):
     html = as_manager.get(f"/teams/{team.pk}/actions/").content.decode()
     assert "Lea · E-commerce" in html and "Otto" not in html
-    assert html.count('<option value="Purchase"') == 1  # one choice for the phase name, whatever the board
+    assert (
+        html.count('<option value="Purchase"') == 1
+    )  # one choice for the phase name, whatever the board
 
 
 def test_it_ignores_a_filter_value_it_does_not_know(as_manager, team, actions):
@@ -136,26 +182,37 @@ def test_it_ignores_a_filter_value_it_does_not_know(as_manager, team, actions):
 
 
 def test_it_answers_an_htmx_filter_with_the_results_only(as_manager, team, actions):
-    r = as_manager.get(f"/teams/{team.pk}/actions/?status=done", HTTP_HX_TARGET="action-results", **HX)
+    r = as_manager.get(
+        f"/teams/{team.pk}/actions/?status=done", HTTP_HX_TARGET="action-results", **HX
+    )
     html = r.content.decode()
     assert html.lstrip().startswith('<section id="action-results"')
     assert "<html" not in html and rows(html) == ids(actions["pilot"])
 
 
 def test_it_needs_the_same_number_of_queries_whatever_the_number_of_actions(
-        as_manager, team, board, facilitator, participant, other_participant, actions):
+    as_manager, team, board, facilitator, participant, other_participant, actions
+):
     def count() -> int:
         with CaptureQueriesContext(connection) as ctx:
             assert as_manager.get(f"/teams/{team.pk}/actions/?status=active").status_code == 200
         return len(ctx.captured_queries)
 
     before = count()
-    for i, owner in enumerate([participant, other_participant, facilitator, participant, other_participant]):
+    for i, owner in enumerate(
+        [participant, other_participant, facilitator, participant, other_participant]
+    ):
         services.create_action(
-            actor=facilitator, scenario=board, title=f"Follow-up call {i}", owner=owner,
-            notes=[friction(board, owner, "Service", f"No call after the purchase ({i})"),
-                   friction(board, owner, "Purchase", f"Long wait at the till ({i})")],
-            due_date=days(i + 1))
+            actor=facilitator,
+            scenario=board,
+            title=f"Follow-up call {i}",
+            owner=owner,
+            notes=[
+                friction(board, owner, "Service", f"No call after the purchase ({i})"),
+                friction(board, owner, "Purchase", f"Long wait at the till ({i})"),
+            ],
+            due_date=days(i + 1),
+        )
     after = count()
     assert Action.objects.count() == 8
     assert after == before
@@ -166,8 +223,12 @@ def test_it_needs_the_same_number_of_queries_whatever_the_number_of_actions(
 
 
 def row_post(client, action, status, version=None, target=None):
-    return client.post(f"/actions/{action.pk}/status/", {"status": status, "version": version or action.version},
-                       HTTP_HX_TARGET=target or f"action-row-{action.pk}", **HX)
+    return client.post(
+        f"/actions/{action.pk}/status/",
+        {"status": status, "version": version or action.version},
+        HTTP_HX_TARGET=target or f"action-row-{action.pk}",
+        **HX,
+    )
 
 
 def test_it_changes_a_status_from_its_row(as_manager, actions):
@@ -182,7 +243,9 @@ def test_it_changes_a_status_from_its_row(as_manager, actions):
 
 def test_it_answers_a_stale_row_with_409_and_the_current_status(as_manager, actions, participant):
     training = actions["training"]
-    services.update_action_status(actor=participant, action=training, status=ActionStatus.DONE, version=1)
+    services.update_action_status(
+        actor=participant, action=training, status=ActionStatus.DONE, version=1
+    )
     r = row_post(as_manager, training, ActionStatus.DROPPED, version=1)
     assert r.status_code == 409
     html = r.content.decode()
@@ -217,42 +280,69 @@ def test_it_hides_a_row_update_from_other_teams(as_outsider, actions):
 def test_it_falls_back_to_a_plain_post_that_goes_back_to_the_list(as_manager, team, actions):
     training = actions["training"]
     back = f"/teams/{team.pk}/actions/?status=active"
-    r = as_manager.post(f"/actions/{training.pk}/status/", {"status": "done", "version": 1, "next": back})
+    r = as_manager.post(
+        f"/actions/{training.pk}/status/", {"status": "done", "version": 1, "next": back}
+    )
     assert r.status_code == 302 and r["Location"] == back
-    r = as_manager.post(f"/actions/{training.pk}/status/",
-                        {"status": "open", "version": 2, "next": "https://elsewhere.example/"})
+    r = as_manager.post(
+        f"/actions/{training.pk}/status/",
+        {"status": "open", "version": 2, "next": "https://elsewhere.example/"},
+    )
     assert r["Location"] == f"/actions/{training.pk}/"
 
 
 # One action's page ------------------------------------------------------------------------------------------
 
 
-def test_it_shows_an_actions_notes_history_and_status_form(as_participant, board, actions, participant, manager):
+def test_it_shows_an_actions_notes_history_and_status_form(
+    as_participant, board, actions, participant, manager
+):
     training = actions["training"]
-    services.update_action_status(actor=manager, action=training, status=ActionStatus.IN_PROGRESS,
-                                  comment="Trainer booked for the 2nd", version=1)
+    services.update_action_status(
+        actor=manager,
+        action=training,
+        status=ActionStatus.IN_PROGRESS,
+        comment="Trainer booked for the 2nd",
+        version=1,
+    )
     html = as_participant.get(f"/actions/{training.pk}/").content.decode()
     note = training.notes.get()
     assert "Nobody could say which movement it has" in html
     assert "Purchase › Tries the piece on with an associate" in html
     assert f'href="/boards/{board.pk}/#note-{note.pk}"' in html
-    history = html[html.index('id="history"'):]
+    history = html[html.index('id="history"') :]
     assert "Fiona" in history and "created: Open" in history
-    assert "Marc" in history and "Open → In progress" in history and "Trainer booked for the 2nd" in history
+    assert (
+        "Marc" in history
+        and "Open → In progress" in history
+        and "Trainer booked for the 2nd" in history
+    )
     assert 'id="action-status-form"' in html and 'name="version" value="2"' in html
 
 
-@pytest.mark.parametrize("who, form", [
-    ("participant", True), ("manager", True), ("facilitator", True), ("other_participant", False)])
+@pytest.mark.parametrize(
+    "who, form",
+    [("participant", True), ("manager", True), ("facilitator", True), ("other_participant", False)],
+)
 def test_it_shows_the_status_form_only_to_who_may_update(request, actions, who, form):
-    html = client_for(request.getfixturevalue(who)).get(f"/actions/{actions['training'].pk}/").content.decode()
+    html = (
+        client_for(request.getfixturevalue(who))
+        .get(f"/actions/{actions['training'].pk}/")
+        .content.decode()
+    )
     assert ('id="action-status-form"' in html) is form
     assert ('id="action-readonly"' in html) is not form
 
 
 def test_it_shows_overdue_on_the_actions_page(as_manager, actions):
-    assert 'id="action-overdue"' in as_manager.get(f"/actions/{actions['replies'].pk}/").content.decode()
-    assert 'id="action-overdue"' not in as_manager.get(f"/actions/{actions['training'].pk}/").content.decode()
+    assert (
+        'id="action-overdue"'
+        in as_manager.get(f"/actions/{actions['replies'].pk}/").content.decode()
+    )
+    assert (
+        'id="action-overdue"'
+        not in as_manager.get(f"/actions/{actions['training'].pk}/").content.decode()
+    )
 
 
 def test_it_hides_an_action_from_other_teams(as_outsider, actions):
@@ -262,15 +352,20 @@ def test_it_hides_an_action_from_other_teams(as_outsider, actions):
 def test_it_asks_anonymous_visitors_to_sign_in_for_an_action(actions):
     r = Client().get(f"/actions/{actions['training'].pk}/")
     assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
-    r = Client().post(f"/actions/{actions['training'].pk}/status/", {"status": "done", "version": 1})
+    r = Client().post(
+        f"/actions/{actions['training'].pk}/status/", {"status": "done", "version": 1}
+    )
     assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
     assert Action.objects.get(pk=actions["training"].pk).status == ActionStatus.OPEN
 
 
 def test_it_updates_the_status_from_the_actions_page(as_participant, actions, participant):
     training = actions["training"]
-    r = as_participant.post(f"/actions/{training.pk}/status/",
-                            {"status": "in_progress", "comment": "Two boutiques done", "version": 1}, follow=True)
+    r = as_participant.post(
+        f"/actions/{training.pk}/status/",
+        {"status": "in_progress", "comment": "Two boutiques done", "version": 1},
+        follow=True,
+    )
     assert r.redirect_chain == [(f"/actions/{training.pk}/", 302)]
     html = r.content.decode()
     assert "is now in progress" in html and "Two boutiques done" in html
@@ -279,7 +374,9 @@ def test_it_updates_the_status_from_the_actions_page(as_participant, actions, pa
 
 
 def test_it_refuses_the_update_with_403_and_a_clear_message(as_participant, actions):
-    r = as_participant.post(f"/actions/{actions['replies'].pk}/status/", {"status": "done", "version": 1})
+    r = as_participant.post(
+        f"/actions/{actions['replies'].pk}/status/", {"status": "done", "version": 1}
+    )
     assert r.status_code == 403
     assert "Only the action's owner, a manager or a facilitator can update it." in text(r)
 
@@ -291,12 +388,21 @@ def test_it_answers_a_manager_and_an_outsider_as_they_should(request, actions, w
     assert r.status_code == (302 if who == "manager" else 404)
 
 
-def test_it_answers_a_conflict_with_409_and_lets_the_person_save_again(as_participant, actions, manager):
+def test_it_answers_a_conflict_with_409_and_lets_the_person_save_again(
+    as_participant, actions, manager
+):
     training = actions["training"]
-    services.update_action_status(actor=manager, action=training, status=ActionStatus.DROPPED,
-                                  comment="Covered by the brand's academy", version=1)
-    r = as_participant.post(f"/actions/{training.pk}/status/",
-                            {"status": "done", "comment": "All associates trained", "version": 1})
+    services.update_action_status(
+        actor=manager,
+        action=training,
+        status=ActionStatus.DROPPED,
+        comment="Covered by the brand's academy",
+        version=1,
+    )
+    r = as_participant.post(
+        f"/actions/{training.pk}/status/",
+        {"status": "done", "comment": "All associates trained", "version": 1},
+    )
     assert r.status_code == 409
     html = r.content.decode()
     assert "Someone else updated this action in the meantime. It is now “Dropped”" in html
@@ -306,19 +412,25 @@ def test_it_answers_a_conflict_with_409_and_lets_the_person_save_again(as_partic
 
 
 def test_it_explains_an_invalid_update_with_422(as_participant, actions):
-    r = as_participant.post(f"/actions/{actions['training'].pk}/status/", {"status": "open", "version": 1})
+    r = as_participant.post(
+        f"/actions/{actions['training'].pk}/status/", {"status": "open", "version": 1}
+    )
     assert r.status_code == 422 and "Nothing changed" in r.content.decode()
-    r = as_participant.post(f"/actions/{actions['training'].pk}/status/", {"status": "finished", "version": 1})
+    r = as_participant.post(
+        f"/actions/{actions['training'].pk}/status/", {"status": "finished", "version": 1}
+    )
     assert r.status_code == 422 and "Select a valid choice" in r.content.decode()
 
 
 # My actions ------------------------------------------------------------------------------------------------
 
 
-def test_it_lists_my_actions_with_a_link_to_update_each_and_overdue_shown(actions, other_participant):
+def test_it_lists_my_actions_with_a_link_to_update_each_and_overdue_shown(
+    actions, other_participant
+):
     html = client_for(other_participant).get("/actions/mine/").content.decode()
-    item = html[html.index(f'id="my-action-{actions["replies"].pk}"'):]
-    item = item[:item.index("</li>")]
+    item = html[html.index(f'id="my-action-{actions["replies"].pk}"') :]
+    item = item[: item.index("</li>")]
     assert "is-overdue" in item and "Overdue" in item
     assert f'href="/actions/{actions["replies"].pk}/"' in item and "Update status…" in item
     assert "Movement training" not in html  # someone else's

@@ -25,23 +25,44 @@ def days(n: int) -> datetime.date:
 
 def friction(board, member, phase_name: str, text: str):
     phase = board.phases.get(name=phase_name)
-    return board_services.add_note(actor=member, scenario=board, phase=phase, micro_interaction=phase.interactions.first(),
-                                   kind="friction", text=text)
+    return board_services.add_note(
+        actor=member,
+        scenario=board,
+        phase=phase,
+        micro_interaction=phase.interactions.first(),
+        kind="friction",
+        text=text,
+    )
 
 
 @pytest.fixture
 def actions(board, facilitator, participant, other_participant, manager):
     """Sam's open action (accents included), Léa's overdue one, and one already done."""
     atelier = services.create_action(
-        actor=facilitator, scenario=board, title="Former les équipes à l'atelier de Genève", owner=participant,
-        notes=[friction(board, participant, "Purchase", "Nobody could say which movement it has")], due_date=days(14))
+        actor=facilitator,
+        scenario=board,
+        title="Former les équipes à l'atelier de Genève",
+        owner=participant,
+        notes=[friction(board, participant, "Purchase", "Nobody could say which movement it has")],
+        due_date=days(14),
+    )
     replies = services.create_action(
-        actor=facilitator, scenario=board, title="=Answer Instagram questions within the hour", owner=other_participant,
-        notes=[friction(board, other_participant, "Awareness", "My DM went unanswered")], due_date=days(3))
+        actor=facilitator,
+        scenario=board,
+        title="=Answer Instagram questions within the hour",
+        owner=other_participant,
+        notes=[friction(board, other_participant, "Awareness", "My DM went unanswered")],
+        due_date=days(3),
+    )
     Action.objects.filter(pk=replies.pk).update(due_date=days(-2))
     done = services.create_action(
-        actor=facilitator, scenario=board, title="Engraving offered at the till", owner=participant,
-        notes=[friction(board, participant, "Purchase", "Engraving was never mentioned")], due_date=days(7))
+        actor=facilitator,
+        scenario=board,
+        title="Engraving offered at the till",
+        owner=participant,
+        notes=[friction(board, participant, "Purchase", "Engraving was never mentioned")],
+        due_date=days(7),
+    )
     services.update_action_status(actor=manager, action=done, status=ActionStatus.DONE, version=1)
     return {"atelier": atelier, "replies": replies, "done": done}
 
@@ -60,7 +81,10 @@ def test_it_exports_the_actions_as_csv_for_excel(as_manager, team, board, action
     assert r.status_code == 200
     assert r["Content-Type"] == "text/csv; charset=utf-8"
     today = timezone.localdate().isoformat()
-    assert r["Content-Disposition"] == f'attachment; filename="actions-maison-horlogere-geneva-{today}.csv"'
+    assert (
+        r["Content-Disposition"]
+        == f'attachment; filename="actions-maison-horlogere-geneva-{today}.csv"'
+    )
     assert r.content.startswith(b"\xef\xbb\xbf")  # UTF-8 byte order mark
     table = read_csv(r)
     assert [row["Action"] for row in table] == [
@@ -86,15 +110,32 @@ def test_it_exports_the_actions_as_csv_for_excel(as_manager, team, board, action
     assert table[0]["Overdue"] == "yes" and table[1]["Status"] == "Done"
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("status=active", ["=Answer Instagram questions within the hour", "Former les équipes à l'atelier de Genève"]),
-    ("overdue=on", ["=Answer Instagram questions within the hour"]),
-    ("phase=Purchase&status=done", ["Engraving offered at the till"]),
-    ("owner={participant}", ["Engraving offered at the till", "Former les équipes à l'atelier de Genève"]),
-])
-def test_it_exports_the_same_rows_as_the_filtered_page(as_manager, team, participant, actions, query, expected):
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        (
+            "status=active",
+            [
+                "=Answer Instagram questions within the hour",
+                "Former les équipes à l'atelier de Genève",
+            ],
+        ),
+        ("overdue=on", ["=Answer Instagram questions within the hour"]),
+        ("phase=Purchase&status=done", ["Engraving offered at the till"]),
+        (
+            "owner={participant}",
+            ["Engraving offered at the till", "Former les équipes à l'atelier de Genève"],
+        ),
+    ],
+)
+def test_it_exports_the_same_rows_as_the_filtered_page(
+    as_manager, team, participant, actions, query, expected
+):
     query = query.format(participant=participant.pk)
-    titles = [row["Action"].removeprefix("'") for row in read_csv(as_manager.get(f"/teams/{team.pk}/actions.csv?{query}"))]
+    titles = [
+        row["Action"].removeprefix("'")
+        for row in read_csv(as_manager.get(f"/teams/{team.pk}/actions.csv?{query}"))
+    ]
     assert titles == expected
     page = as_manager.get(f"/teams/{team.pk}/actions/?{query}").content.decode()
     assert len(re.findall(r'id="action-row-\d+"', page)) == len(expected)
@@ -102,7 +143,10 @@ def test_it_exports_the_same_rows_as_the_filtered_page(as_manager, team, partici
 
 @pytest.mark.parametrize("who", ["participant", "facilitator"])
 def test_it_exports_for_every_member(request, team, actions, who):
-    assert client_for(request.getfixturevalue(who)).get(f"/teams/{team.pk}/actions.csv").status_code == 200
+    assert (
+        client_for(request.getfixturevalue(who)).get(f"/teams/{team.pk}/actions.csv").status_code
+        == 200
+    )
 
 
 def test_it_hides_the_csv_from_other_teams_and_anonymous_visitors(as_outsider, team, actions):
@@ -116,7 +160,12 @@ def test_it_hides_the_csv_from_other_teams_and_anonymous_visitors(as_outsider, t
 
 def feed_urls(client, path: str = "/actions/mine/") -> dict[str, str]:
     html = client.get(path).content.decode()
-    found = dict(re.findall(r'id="feed-(me|team)-\d+" class="feed-url" type="url" readonly value="http://testserver(/calendar/[^"]+\.ics)"', html))
+    found = dict(
+        re.findall(
+            r'id="feed-(me|team)-\d+" class="feed-url" type="url" readonly value="http://testserver(/calendar/[^"]+\.ics)"',
+            html,
+        )
+    )
     assert set(found) == {"me", "team"}, html
     return found
 
@@ -137,29 +186,40 @@ def test_it_feeds_a_persons_open_actions_to_a_calendar_app_without_cookies(parti
     assert b"\r\nREFRESH-INTERVAL;VALUE=DURATION:PT6H\r\n" in response.content
     assert b"\r\nX-PUBLISHED-TTL:PT6H\r\n" in response.content
     found = events(response)
-    assert list(found) == ["Former les équipes à l'atelier de Genève"]  # Sam's, open; not the done one
+    assert list(found) == [
+        "Former les équipes à l'atelier de Genève"
+    ]  # Sam's, open; not the done one
     event = found["Former les équipes à l'atelier de Genève"]
-    assert event.decoded("DTSTART") == days(14) and isinstance(event.decoded("DTSTART"), datetime.date)
+    assert event.decoded("DTSTART") == days(14) and isinstance(
+        event.decoded("DTSTART"), datetime.date
+    )
     assert not isinstance(event.decoded("DTSTART"), datetime.datetime)  # an all-day event
     assert event.decoded("DTEND") == days(15)
     assert str(event["UID"]) == f"action-{actions['atelier'].pk}@testserver"
     description = str(event["DESCRIPTION"])
     assert "First visit to delivery" in description
-    assert "Nobody could say which movement it has (Purchase › Tries the piece on with an associate)" in description
+    assert (
+        "Nobody could say which movement it has (Purchase › Tries the piece on with an associate)"
+        in description
+    )
     assert f"http://testserver/actions/{actions['atelier'].pk}/" in description
     assert str(event["URL"]) == f"http://testserver/actions/{actions['atelier'].pk}/"
 
 
 def test_it_feeds_the_whole_teams_open_actions_with_their_owners(participant, actions):
     found = events(Client().get(feed_urls(client_for(participant))["team"]))
-    assert set(found) == {"Former les équipes à l'atelier de Genève (Sam)",
-                          "=Answer Instagram questions within the hour (Lea)"}
+    assert set(found) == {
+        "Former les équipes à l'atelier de Genève (Sam)",
+        "=Answer Instagram questions within the hour (Lea)",
+    }
 
 
 def test_it_keeps_an_events_uid_when_its_action_changes(participant, manager, actions):
     url = feed_urls(client_for(participant))["me"]
     before = events(Client().get(url))["Former les équipes à l'atelier de Genève"]
-    services.update_action_status(actor=manager, action=actions["atelier"], status=ActionStatus.IN_PROGRESS, version=1)
+    services.update_action_status(
+        actor=manager, action=actions["atelier"], status=ActionStatus.IN_PROGRESS, version=1
+    )
     after = events(Client().get(url))["Former les équipes à l'atelier de Genève"]
     assert after["UID"] == before["UID"]
     assert int(after["SEQUENCE"]) > int(before["SEQUENCE"])
@@ -173,7 +233,9 @@ def test_it_answers_a_head_request_from_a_calendar_app(participant, actions):
 def test_it_revokes_the_old_links_when_the_person_resets_them(participant, actions):
     client = client_for(participant)
     old = feed_urls(client)
-    r = client.post("/calendar/reset/", {"team": participant.team_id, "next": "/actions/mine/"}, follow=True)
+    r = client.post(
+        "/calendar/reset/", {"team": participant.team_id, "next": "/actions/mine/"}, follow=True
+    )
     assert r.redirect_chain == [("/actions/mine/", 302)]
     assert "the old ones no longer work" in r.content.decode()
     assert Membership.objects.get(pk=participant.pk).feed_version == 2
@@ -215,7 +277,9 @@ def test_it_asks_anonymous_visitors_to_sign_in_to_reset(participant):
 
 
 def test_it_keeps_a_reset_from_redirecting_elsewhere(as_participant, participant):
-    r = as_participant.post("/calendar/reset/", {"team": participant.team_id, "next": "https://elsewhere.example/"})
+    r = as_participant.post(
+        "/calendar/reset/", {"team": participant.team_id, "next": "https://elsewhere.example/"}
+    )
     assert r["Location"] == "/actions/mine/"
 
 

@@ -21,24 +21,40 @@ def days(n: int) -> datetime.date:
 
 
 def close(workshop: Workshop, facilitator) -> Workshop:
-    return services.update_workshop(actor=facilitator, workshop=workshop, title=workshop.title, date=workshop.date,
-                                    status=WorkshopStatus.CLOSED, follows_up=workshop.follows_up)
+    return services.update_workshop(
+        actor=facilitator,
+        workshop=workshop,
+        title=workshop.title,
+        date=workshop.date,
+        status=WorkshopStatus.CLOSED,
+        follows_up=workshop.follows_up,
+    )
 
 
 def add_friction(board, member, text: str):
     phase = board.phases.get(name="Purchase")
-    return board_services.add_note(actor=member, scenario=board, phase=phase, kind="friction", text=text)
+    return board_services.add_note(
+        actor=member, scenario=board, phase=phase, kind="friction", text=text
+    )
 
 
 @pytest.fixture
 def decided(board, facilitator, participant, manager):
     """The workshop's actions: two still open, one done, one dropped."""
+
     def make(title: str, owner, status: str | None = None):
-        action = services.create_action(actor=facilitator, scenario=board, title=title, owner=owner,
-                                        notes=[add_friction(board, participant, f"Friction behind “{title}”")],
-                                        due_date=days(10))
+        action = services.create_action(
+            actor=facilitator,
+            scenario=board,
+            title=title,
+            owner=owner,
+            notes=[add_friction(board, participant, f"Friction behind “{title}”")],
+            due_date=days(10),
+        )
         if status:
-            action = services.update_action_status(actor=manager, action=action, status=status, version=1)
+            action = services.update_action_status(
+                actor=manager, action=action, status=status, version=1
+            )
         return action
 
     return {
@@ -53,8 +69,13 @@ def plan(client, workshop, title="Follow-up: first visit to delivery", date="202
     return client.post(f"/workshops/{workshop.pk}/plan-next/", {"title": title, "date": date})
 
 
-def test_it_offers_to_plan_the_next_session_on_a_closed_workshops_summary(as_facilitator, workshop, facilitator):
-    assert 'id="plan-next-form"' not in as_facilitator.get(f"/workshops/{workshop.pk}/summary/").content.decode()
+def test_it_offers_to_plan_the_next_session_on_a_closed_workshops_summary(
+    as_facilitator, workshop, facilitator
+):
+    assert (
+        'id="plan-next-form"'
+        not in as_facilitator.get(f"/workshops/{workshop.pk}/summary/").content.decode()
+    )
     close(workshop, facilitator)
     html = as_facilitator.get(f"/workshops/{workshop.pk}/summary/").content.decode()
     assert 'id="plan-next-form"' in html and 'value="Follow-up: First visit to delivery"' in html
@@ -63,60 +84,96 @@ def test_it_offers_to_plan_the_next_session_on_a_closed_workshops_summary(as_fac
 @pytest.mark.parametrize("who", ["participant", "manager"])
 def test_it_hides_the_plan_form_from_non_facilitators(request, workshop, facilitator, who):
     close(workshop, facilitator)
-    html = client_for(request.getfixturevalue(who)).get(f"/workshops/{workshop.pk}/summary/").content.decode()
+    html = (
+        client_for(request.getfixturevalue(who))
+        .get(f"/workshops/{workshop.pk}/summary/")
+        .content.decode()
+    )
     assert 'id="plan-next-form"' not in html
 
 
-def test_it_plans_the_next_session_and_carries_the_open_actions(as_facilitator, workshop, board, facilitator, decided):
+def test_it_plans_the_next_session_and_carries_the_open_actions(
+    as_facilitator, workshop, board, facilitator, decided
+):
     close(workshop, facilitator)
     r = plan(as_facilitator, workshop)
     new = Workshop.objects.exclude(pk=workshop.pk).get()
     assert r.status_code == 302 and r["Location"] == f"/workshops/{new.pk}/"
     assert (new.title, new.date, new.follows_up, new.status) == (
-        "Follow-up: first visit to delivery", datetime.date(2026, 12, 18), workshop, WorkshopStatus.PLANNED)
+        "Follow-up: first visit to delivery",
+        datetime.date(2026, 12, 18),
+        workshop,
+        WorkshopStatus.PLANNED,
+    )
     copy = new.scenarios.get()
     assert copy.title == board.title and copy.phases.count() == board.phases.count()
     assert not copy.notes.exists()
 
     html = as_facilitator.get(f"/workshops/{new.pk}/summary/").content.decode()
-    review = html[html.index('id="review-first"'):html.index("</section>", html.index('id="review-first"'))]
+    review = html[
+        html.index('id="review-first"') : html.index("</section>", html.index('id="review-first"'))
+    ]
     assert "Review first: open actions from First visit to delivery" in review
-    assert "Movement training for every associate" in review and "White-glove delivery pilot" in review
-    assert "Engraving offered at the till" not in review and "A lounge for every boutique" not in review
-    assert html.index('id="review-first"') < html.index(f'id="summary-scenario-{copy.pk}"')  # at the top
+    assert (
+        "Movement training for every associate" in review and "White-glove delivery pilot" in review
+    )
+    assert (
+        "Engraving offered at the till" not in review
+        and "A lounge for every boutique" not in review
+    )
+    assert html.index('id="review-first"') < html.index(
+        f'id="summary-scenario-{copy.pk}"'
+    )  # at the top
 
 
-def test_it_says_when_every_action_of_the_previous_workshop_is_closed(as_manager, workshop, facilitator, manager,
-                                                                      decided):
+def test_it_says_when_every_action_of_the_previous_workshop_is_closed(
+    as_manager, workshop, facilitator, manager, decided
+):
     for key in ("training", "pilot"):
         action = decided[key]
-        services.update_action_status(actor=manager, action=action, status=ActionStatus.DONE,
-                                      version=action.version)
+        services.update_action_status(
+            actor=manager, action=action, status=ActionStatus.DONE, version=action.version
+        )
     close(workshop, facilitator)
-    new = services.plan_next_workshop(actor=facilitator, workshop=workshop, title="Next", date=days(30))
+    new = services.plan_next_workshop(
+        actor=facilitator, workshop=workshop, title="Next", date=days(30)
+    )
     html = as_manager.get(f"/workshops/{new.pk}/summary/").content.decode()
     assert "Every action from First visit to delivery is done or dropped." in html
 
 
 def test_it_keeps_carrying_an_action_until_it_is_closed(as_manager, workshop, facilitator, decided):
     close(workshop, facilitator)
-    second = services.plan_next_workshop(actor=facilitator, workshop=workshop, title="Second session",
-                                         date=datetime.date(2026, 12, 18))
+    second = services.plan_next_workshop(
+        actor=facilitator,
+        workshop=workshop,
+        title="Second session",
+        date=datetime.date(2026, 12, 18),
+    )
     close(second, facilitator)
-    third = services.plan_next_workshop(actor=facilitator, workshop=second, title="Third session",
-                                        date=datetime.date(2027, 1, 22))
+    third = services.plan_next_workshop(
+        actor=facilitator, workshop=second, title="Third session", date=datetime.date(2027, 1, 22)
+    )
     html = as_manager.get(f"/workshops/{third.pk}/summary/").content.decode()
     assert "Review first: open actions from Second session" in html
-    assert "Movement training for every associate" in html and "from First visit to delivery" in html
+    assert (
+        "Movement training for every associate" in html and "from First visit to delivery" in html
+    )
 
 
 def test_it_reviews_the_actions_of_a_workshop_followed_up_by_hand(workshop, team, decided):
-    later = Workshop.objects.create(team=team, title="Planned by hand", date=datetime.date(2027, 2, 1),
-                                    follows_up=workshop)
+    later = Workshop.objects.create(
+        team=team, title="Planned by hand", date=datetime.date(2027, 2, 1), follows_up=workshop
+    )
     html = render_to_string("workshops/summary.html#review-first", action_views.review_first(later))
     assert "Review first: open actions from First visit to delivery" in html
     assert "Movement training for every associate" in html and "Engraving offered" not in html
-    assert render_to_string("workshops/summary.html#review-first", action_views.review_first(workshop)).strip() == ""
+    assert (
+        render_to_string(
+            "workshops/summary.html#review-first", action_views.review_first(workshop)
+        ).strip()
+        == ""
+    )
 
 
 def test_it_refuses_to_plan_after_a_workshop_that_is_not_closed(as_facilitator, workshop):

@@ -25,42 +25,76 @@ def days(n: int) -> datetime.date:
 def add_friction(board, member, phase_name: str, text: str, interaction: int = 0):
     phase = board.phases.get(name=phase_name)
     mi = phase.interactions.order_by("order")[interaction]
-    return board_services.add_note(actor=member, scenario=board, phase=phase, micro_interaction=mi,
-                                   kind="friction", text=text)
+    return board_services.add_note(
+        actor=member, scenario=board, phase=phase, micro_interaction=mi, kind="friction", text=text
+    )
 
 
 @pytest.fixture
 def mapped(board, workshop, facilitator, participant, other_participant, manager, persona):
     """A board after its session: rated, voted on (then a second round left unrevealed), with an action."""
-    board_services.update_scenario(actor=facilitator, scenario=board, title=board.title, persona=persona,
-                                   description="Camille buys her first fine watch for her thirtieth birthday.")
-    movement = add_friction(board, participant, "Purchase", "Nobody could say which movement it has")
-    dm = add_friction(board, other_participant, "Awareness", "My DM about the new collection went unanswered")
+    board_services.update_scenario(
+        actor=facilitator,
+        scenario=board,
+        title=board.title,
+        persona=persona,
+        description="Camille buys her first fine watch for her thirtieth birthday.",
+    )
+    movement = add_friction(
+        board, participant, "Purchase", "Nobody could say which movement it has"
+    )
+    dm = add_friction(
+        board, other_participant, "Awareness", "My DM about the new collection went unanswered"
+    )
     till = add_friction(board, manager, "Purchase", "A long wait at the till", interaction=2)
     purchase = board.phases.get(name="Purchase")
     try_on = purchase.interactions.get(order=0)
-    board_services.rate_micro_interaction(actor=facilitator, interaction=try_on, emotion=2, moment_of_truth="positive")
+    board_services.rate_micro_interaction(
+        actor=facilitator, interaction=try_on, emotion=2, moment_of_truth="positive"
+    )
     pay = purchase.interactions.get(order=2)
-    board_services.rate_micro_interaction(actor=facilitator, interaction=pay, emotion=-2, moment_of_truth="negative")
+    board_services.rate_micro_interaction(
+        actor=facilitator, interaction=pay, emotion=-2, moment_of_truth="negative"
+    )
     board_services.open_voting_round(actor=facilitator, scenario=board)
-    for voter, note in [(participant, movement), (participant, movement), (other_participant, movement),
-                        (other_participant, dm), (manager, till)]:
+    for voter, note in [
+        (participant, movement),
+        (participant, movement),
+        (other_participant, movement),
+        (other_participant, dm),
+        (manager, till),
+    ]:
         board_services.cast_vote(actor=voter, note=note)
     board_services.reveal_votes(actor=facilitator, scenario=board)
     # A later round, still open: the summary keeps to the last revealed one.
     board_services.open_voting_round(actor=facilitator, scenario=board)
     board_services.cast_vote(actor=participant, note=till)
     board_services.cast_vote(actor=participant, note=till)
-    action = services.create_action(actor=facilitator, scenario=board, notes=[movement], owner=participant,
-                                    title="Movement training for every associate", due_date=days(21))
-    blank = board_services.create_scenario(actor=facilitator, workshop=workshop, title="Repair and servicing")
-    return {"board": board, "blank": blank, "action": action, "movement": movement, "dm": dm, "till": till}
+    action = services.create_action(
+        actor=facilitator,
+        scenario=board,
+        notes=[movement],
+        owner=participant,
+        title="Movement training for every associate",
+        due_date=days(21),
+    )
+    blank = board_services.create_scenario(
+        actor=facilitator, workshop=workshop, title="Repair and servicing"
+    )
+    return {
+        "board": board,
+        "blank": blank,
+        "action": action,
+        "movement": movement,
+        "dm": dm,
+        "till": till,
+    }
 
 
 def section(html: str, scenario) -> str:
     start = html.index(f'id="summary-scenario-{scenario.pk}"')
     end = html.find('<section class="scenario-summary"', start)
-    return html[start:end if end != -1 else len(html)]
+    return html[start : end if end != -1 else len(html)]
 
 
 @pytest.mark.parametrize("who", ["participant", "manager", "facilitator"])
@@ -75,37 +109,63 @@ def test_it_summarises_each_scenario_for_every_member(request, workshop, mapped,
 
 
 def test_it_ranks_the_top_frictions_of_the_last_revealed_round(as_manager, workshop, mapped):
-    board = section(as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["board"])
-    frictions = re.findall(r'<tr class="friction-row">\s*<td>(\d+)</td>\s*<td>([^<]+?) <span', board)
+    board = section(
+        as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["board"]
+    )
+    frictions = re.findall(
+        r'<tr class="friction-row">\s*<td>(\d+)</td>\s*<td>([^<]+?) <span', board
+    )
     assert frictions == [
         ("1", "Nobody could say which movement it has"),
         ("2", "My DM about the new collection went unanswered"),
         ("3", "A long wait at the till"),
     ]
     dots = re.findall(r'<td class="num"><strong>(\d+)</strong></td>', board)
-    assert dots == ["3", "1", "1"]  # the later, unrevealed round's two dots on the till are not counted
+    assert dots == [
+        "3",
+        "1",
+        "1",
+    ]  # the later, unrevealed round's two dots on the till are not counted
     assert "3 voters" in board
     assert "→ Movement training for every associate" in board
 
 
 def test_it_lists_the_moments_of_truth_with_their_emotion(as_manager, workshop, mapped):
-    board = section(as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["board"])
-    moments = board[board.index("Moments of truth"):board.index("<h3>Actions</h3>")]
-    assert "★ Positive" in moments and "Tries the piece on with an associate" in moments and "Very positive" in moments
-    assert "⚠ Negative" in moments and "Pays and receives the piece" in moments and "Very negative" in moments
+    board = section(
+        as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["board"]
+    )
+    moments = board[board.index("Moments of truth") : board.index("<h3>Actions</h3>")]
+    assert (
+        "★ Positive" in moments
+        and "Tries the piece on with an associate" in moments
+        and "Very positive" in moments
+    )
+    assert (
+        "⚠ Negative" in moments
+        and "Pays and receives the piece" in moments
+        and "Very negative" in moments
+    )
     assert moments.count('class="moment ') == 2
 
 
 def test_it_lists_the_actions_with_owners_and_due_dates(as_manager, workshop, mapped):
-    board = section(as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["board"])
-    row = board[board.index(f'id="summary-action-{mapped["action"].pk}"'):]
-    row = row[:row.index("</tr>")]
-    assert "Movement training for every associate" in row and "Sam" in row and "Boutique &amp; retail" in row
+    board = section(
+        as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["board"]
+    )
+    row = board[board.index(f'id="summary-action-{mapped["action"].pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert (
+        "Movement training for every associate" in row
+        and "Sam" in row
+        and "Boutique &amp; retail" in row
+    )
     assert days(21).strftime("%-d %b %Y") in row and "Open" in row
 
 
 def test_it_says_so_when_a_board_has_no_vote_nor_moment_nor_action(as_manager, workshop, mapped):
-    blank = section(as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["blank"])
+    blank = section(
+        as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), mapped["blank"]
+    )
     assert "No vote has been revealed on this board." in blank
     assert "No moment of truth was marked on this board." in blank
     assert "No action yet." in blank
@@ -114,8 +174,8 @@ def test_it_says_so_when_a_board_has_no_vote_nor_moment_nor_action(as_manager, w
 def test_it_flags_overdue_actions(as_manager, workshop, mapped):
     Action.objects.filter(pk=mapped["action"].pk).update(due_date=days(-1))
     html = as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode()
-    row = html[html.index(f'id="summary-action-{mapped["action"].pk}"'):]
-    assert row[:row.index("</tr>")].count("Overdue") == 1
+    row = html[html.index(f'id="summary-action-{mapped["action"].pk}"') :]
+    assert row[: row.index("</tr>")].count("Overdue") == 1
 
 
 def test_it_is_made_for_printing(as_manager, workshop, mapped):
@@ -125,13 +185,15 @@ def test_it_is_made_for_printing(as_manager, workshop, mapped):
     assert 'class="crumbs no-print"' in html
     with open("static/css/review.css", encoding="utf-8") as f:
         css = f.read()
-    print_css = css[css.index("@media print"):]
+    print_css = css[css.index("@media print") :]
     assert "@page { size: A4" in print_css
     assert ".topbar" in print_css and "button" in print_css and ".no-print" in print_css
     assert "break-before: page" in print_css and "break-inside: avoid" in print_css
 
 
-def test_it_needs_no_more_queries_for_more_actions_and_notes(as_manager, workshop, mapped, facilitator, participant):
+def test_it_needs_no_more_queries_for_more_actions_and_notes(
+    as_manager, workshop, mapped, facilitator, participant
+):
     def count() -> int:
         with CaptureQueriesContext(connection) as ctx:
             assert as_manager.get(f"/workshops/{workshop.pk}/summary/").status_code == 200
@@ -141,8 +203,14 @@ def test_it_needs_no_more_queries_for_more_actions_and_notes(as_manager, worksho
     board = mapped["board"]
     for i in range(4):
         note = add_friction(board, participant, "Awareness", f"Another friction {i}")
-        services.create_action(actor=facilitator, scenario=board, notes=[note, mapped["dm"]], owner=participant,
-                               title=f"Another action {i}", due_date=days(i + 1))
+        services.create_action(
+            actor=facilitator,
+            scenario=board,
+            notes=[note, mapped["dm"]],
+            owner=participant,
+            title=f"Another action {i}",
+            due_date=days(i + 1),
+        )
     assert count() == before
 
 

@@ -12,12 +12,16 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 # "Still open" is open or in progress: what a review meeting goes through.
 STILL_OPEN = "active"
-STATUS_FILTERS = [("", "Any status"), (STILL_OPEN, "Still open (open or in progress)"), *ActionStatus.choices]
+STATUS_FILTERS = [("", "Any status"), (STILL_OPEN, "Open or in progress"), *ActionStatus.choices]
 
 
 def _int_choice(label: str, choices: list[tuple[str, str]]) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
-        label=label, choices=[("", f"Any {label.lower()}"), *choices], coerce=int, empty_value=None, required=False
+        label=label,
+        choices=[("", f"Any {label.lower()}"), *choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
 
 
@@ -50,7 +54,7 @@ class ActionFilterForm(forms.Form):
         self.fields["phase"].choices = [("", "Any phase")] + [(name, name) for name in phase_names]
 
     def filters(self) -> dict:
-        """The filters that are valid; a wrong value (an old link, a typo) is left out, not fatal."""
+        """The valid filters; a wrong value (an old link, a typo) is left out, not fatal."""
         if not self.is_bound:
             return {}
         self.is_valid()

@@ -9,7 +9,9 @@ urlpatterns = [
     path("teams/<int:team_id>/actions/", action_views.team_actions, name="team-actions"),
     path("teams/<int:team_id>/actions.csv", action_views.team_actions_csv, name="team-actions-csv"),
     path("workshops/<int:pk>/summary/", action_views.workshop_summary, name="workshop-summary"),
-    path("workshops/<int:pk>/plan-next/", action_views.workshop_plan_next, name="workshop-plan-next"),
+    path(
+        "workshops/<int:pk>/plan-next/", action_views.workshop_plan_next, name="workshop-plan-next"
+    ),
     path("calendar/reset/", action_views.calendar_reset, name="calendar-reset"),
     path("calendar/<str:token>.ics", action_views.calendar_feed, name="calendar-feed"),
 ]

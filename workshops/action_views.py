@@ -44,12 +44,14 @@ INVALID = 422
 
 
 def _notes() -> Prefetch:
-    notes = Note.objects.select_related("phase", "micro_interaction").order_by("phase__order", "order", "pk")
+    notes = Note.objects.select_related("phase", "micro_interaction").order_by(
+        "phase__order", "order", "pk"
+    )
     return Prefetch("notes", queryset=notes)
 
 
 def _annotate(actions: list[Action], member: Membership, today: datetime.date) -> list[Action]:
-    """What a row shows besides the action: the phases of its notes, overdue, can this person update it."""
+    """What a row shows besides the action: its notes' phases, overdue, may this person update."""
     for action in actions:
         action.phase_names = list(dict.fromkeys(n.phase.name for n in action.notes.all()))
         action.overdue = action.is_overdue(today)
@@ -63,7 +65,7 @@ def _next_url(request: HttpRequest, value: str | None, default: str) -> str:
     return default
 
 
-# The team's Actions page and its CSV export ------------------------------------------------------
+# The team's Actions page and its CSV export -------------------------------------------------------
 
 
 def filter_actions(team: Team, filters: dict[str, Any], today: datetime.date) -> QuerySet[Action]:
@@ -91,10 +93,14 @@ def filter_actions(team: Team, filters: dict[str, Any], today: datetime.date) ->
     )
 
 
-def _filtered(request: HttpRequest, team: Team, member: Membership) -> tuple[ActionFilterForm, list[Action]]:
+def _filtered(
+    request: HttpRequest, team: Team, member: Membership
+) -> tuple[ActionFilterForm, list[Action]]:
     """The filter form (its choices are the team's own) and the actions it lets through."""
     members = sorted(team.memberships.select_related("user"), key=lambda m: m.name.lower())
-    phase_names = Phase.objects.filter(notes__actions__workshop__team=team).values_list("name", flat=True)
+    phase_names = Phase.objects.filter(notes__actions__workshop__team=team).values_list(
+        "name", flat=True
+    )
     unique = {name.casefold(): name for name in sorted(set(phase_names), reverse=True)}
     form = ActionFilterForm(
         request.GET or None,
@@ -130,8 +136,18 @@ def team_actions(request: HttpRequest, team_id: int) -> HttpResponse:
 
 
 CSV_HEADER = [
-    "Action", "Owner", "Business function", "Workshop", "Workshop date", "Scenario", "Phases",
-    "Notes", "Due date", "Status", "Overdue", "Link",
+    "Action",
+    "Owner",
+    "Business function",
+    "Workshop",
+    "Workshop date",
+    "Scenario",
+    "Phases",
+    "Notes",
+    "Due date",
+    "Status",
+    "Overdue",
+    "Link",
 ]
 
 
@@ -156,20 +172,25 @@ def team_actions_csv(request: HttpRequest, team_id: int) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(CSV_HEADER)
     for a in actions:
-        writer.writerow([_cell(v) for v in (
-            a.title,
-            a.owner.name,
-            a.owner.get_business_function_display(),
-            a.workshop.title,
-            a.workshop.date.isoformat(),
-            a.scenario.title if a.scenario else "",
-            ", ".join(a.phase_names),
-            " | ".join(n.text for n in a.notes.all()),
-            a.due_date.isoformat(),
-            a.get_status_display(),
-            "yes" if a.overdue else "",
-            request.build_absolute_uri(reverse("action-detail", args=[a.pk])),
-        )])
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    a.title,
+                    a.owner.name,
+                    a.owner.get_business_function_display(),
+                    a.workshop.title,
+                    a.workshop.date.isoformat(),
+                    a.scenario.title if a.scenario else "",
+                    ", ".join(a.phase_names),
+                    " | ".join(n.text for n in a.notes.all()),
+                    a.due_date.isoformat(),
+                    a.get_status_display(),
+                    "yes" if a.overdue else "",
+                    request.build_absolute_uri(reverse("action-detail", args=[a.pk])),
+                )
+            ]
+        )
     return response
 
 
@@ -186,7 +207,9 @@ def _detail(
     status: int = 200,
 ) -> HttpResponse:
     notes = list(
-        action.notes.select_related("phase", "micro_interaction", "scenario").order_by("phase__order", "order", "pk")
+        action.notes.select_related("phase", "micro_interaction", "scenario").order_by(
+            "phase__order", "order", "pk"
+        )
     )
     can_update = services.can_update_action(member, action)
     if form is None and can_update:
@@ -211,10 +234,19 @@ def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, action, member)
 
 
-def _row(request: HttpRequest, action: Action, member: Membership, *, error: str = "", saved: bool = False,
-         status: int = 200) -> HttpResponse:
-    action = Action.objects.select_related("workshop", "scenario", "owner__user").prefetch_related(_notes()).get(
-        pk=action.pk
+def _row(
+    request: HttpRequest,
+    action: Action,
+    member: Membership,
+    *,
+    error: str = "",
+    saved: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    action = (
+        Action.objects.select_related("workshop", "scenario", "owner__user")
+        .prefetch_related(_notes())
+        .get(pk=action.pk)
     )
     today = timezone.localdate()
     _annotate([action], member, today)
@@ -225,7 +257,9 @@ def _row(request: HttpRequest, action: Action, member: Membership, *, error: str
         "status_choices": ActionStatus.choices,
         "row_error": error,
         "row_saved": saved,
-        "next": _next_url(request, request.POST.get("next"), reverse("team-actions", args=[member.team_id])),
+        "next": _next_url(
+            request, request.POST.get("next"), reverse("team-actions", args=[member.team_id])
+        ),
     }
     return render(request, "workshops/actions.html#action-row", context, status=status)
 
@@ -233,19 +267,28 @@ def _row(request: HttpRequest, action: Action, member: Membership, *, error: str
 @login_required
 @require_POST
 def action_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Move an action on. From the detail page (a plain form) or a row of the Actions page (htmx)."""
+    """Move an action on, from its page (a plain form) or a row of the Actions page (htmx)."""
     action, member = access.get_action(request.user, pk)
     in_row = bool(request.htmx) and (request.htmx.target or "").startswith("action-row-")
     form = ActionStatusForm(request.POST)
     if not form.is_valid():
         if in_row:
-            return _row(request, action, member, error=" ".join(e for errs in form.errors.values() for e in errs),
-                        status=INVALID)
+            return _row(
+                request,
+                action,
+                member,
+                error=" ".join(e for errs in form.errors.values() for e in errs),
+                status=INVALID,
+            )
         return _detail(request, action, member, form=form, status=INVALID)
     d = form.cleaned_data
     try:
         action = services.update_action_status(
-            actor=member, action=action, status=d["status"], comment=d["comment"], version=d["version"]
+            actor=member,
+            action=action,
+            status=d["status"],
+            comment=d["comment"],
+            version=d["version"],
         )
     except PermissionDenied as exc:
         if in_row:
@@ -272,12 +315,14 @@ def action_status(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_next_url(request, d["next"], reverse("action-detail", args=[action.pk])))
 
 
-# My actions and calendar links ---------------------------------------------------------------------
+# My actions and calendar links --------------------------------------------------------------------
 
 
 def _feed_links(request: HttpRequest, member: Membership) -> dict[str, Any]:
     def url(scope: str) -> str:
-        return request.build_absolute_uri(reverse("calendar-feed", args=[feeds.make_token(member, scope)]))
+        return request.build_absolute_uri(
+            reverse("calendar-feed", args=[feeds.make_token(member, scope)])
+        )
 
     personal, team = url(feeds.PERSONAL), url(feeds.TEAM)
     return {
@@ -292,7 +337,11 @@ def _feed_links(request: HttpRequest, member: Membership) -> dict[str, Any]:
 @login_required
 @require_GET
 def my_actions(request: HttpRequest) -> HttpResponse:
-    memberships = Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "pk")
+    memberships = (
+        Membership.objects.filter(user=request.user)
+        .select_related("team")
+        .order_by("team__name", "pk")
+    )
     context = {
         **workshops_render.my_actions_context(request.user),
         "calendar_feeds": [_feed_links(request, m) for m in memberships],
@@ -311,14 +360,15 @@ def calendar_reset(request: HttpRequest) -> HttpResponse:
     services.reset_calendar_links(actor=member)
     messages.success(
         request,
-        "Your calendar links are new: the old ones no longer work. Subscribe again with the links below.",
+        "Your calendar links are new: the old ones no longer work. "
+        "Subscribe again with the links below.",
     )
     return redirect(_next_url(request, form.cleaned_data["next"], reverse("my-actions")))
 
 
 @require_safe
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
-    """A feed for calendar apps, which send no cookies: the signed token in the address is the key."""
+    """A feed for calendar apps, which send no cookies: the signed token in its address is a key."""
     found = feeds.read_token(token)
     if found is None:
         raise Http404
@@ -337,7 +387,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-# Workshop summary and follow-up ---------------------------------------------------------------------
+# Workshop summary and follow-up -------------------------------------------------------------------
 
 
 def review_first(workshop: Workshop) -> dict[str, Any]:
@@ -345,7 +395,9 @@ def review_first(workshop: Workshop) -> dict[str, Any]:
     and of the ones before it that are still open (they were carried over then, too)."""
     if workshop.follows_up_id is None:
         return {"previous_workshop": None, "review_actions": []}
-    earlier = dict(Workshop.objects.filter(team_id=workshop.team_id).values_list("pk", "follows_up_id"))
+    earlier = dict(
+        Workshop.objects.filter(team_id=workshop.team_id).values_list("pk", "follows_up_id")
+    )
     chain: list[int] = []
     pk = workshop.follows_up_id
     while pk is not None and pk not in chain and pk != workshop.pk:
@@ -394,11 +446,15 @@ def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
     for scenario in scenarios:
         # A board's vote results take a few queries of their own: boards.render builds them.
         voting = latest_revealed.get(scenario.pk)
-        scenario.results = board_render.results_context(scenario, voting=voting)["results"] if voting else None
+        scenario.results = (
+            board_render.results_context(scenario, voting=voting)["results"] if voting else None
+        )
         if scenario.results:
             labels = scenario.results["columns"]
             for row in scenario.results["ranking"]:
-                row["by_function"] = [(label, n) for label, n in zip(labels, row["breakdown"], strict=True) if n]
+                row["by_function"] = [
+                    (label, n) for label, n in zip(labels, row["breakdown"], strict=True) if n
+                ]
         scenario.moments = moments[scenario.pk]
         scenario.action_list = by_scenario[scenario.pk]
     return {
@@ -414,12 +470,20 @@ def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
     }
 
 
-def _summary(request: HttpRequest, workshop: Workshop, member: Membership, *, form: PlanNextForm | None = None,
-             status: int = 200) -> HttpResponse:
+def _summary(
+    request: HttpRequest,
+    workshop: Workshop,
+    member: Membership,
+    *,
+    form: PlanNextForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     context = _summary_context(workshop, member)
     if context["can_plan_next"] and form is None:
         next_date = max(timezone.localdate(), workshop.date) + datetime.timedelta(days=28)
-        form = PlanNextForm(initial={"title": f"Follow-up: {workshop.title}"[:160], "date": next_date})
+        form = PlanNextForm(
+            initial={"title": f"Follow-up: {workshop.title}"[:160], "date": next_date}
+        )
     context["plan_form"] = form
     return render(request, "workshops/summary.html", context, status=status)
 
@@ -440,7 +504,9 @@ def workshop_plan_next(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         d = form.cleaned_data
         try:
-            new = services.plan_next_workshop(actor=member, workshop=workshop, title=d["title"], date=d["date"])
+            new = services.plan_next_workshop(
+                actor=member, workshop=workshop, title=d["title"], date=d["date"]
+            )
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

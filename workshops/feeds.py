@@ -62,7 +62,9 @@ def feed_actions(member: Membership, scope: str) -> QuerySet[Action]:
         actions = actions.filter(owner=member)
     else:
         actions = actions.filter(workshop__team_id=member.team_id)
-    notes = Note.objects.select_related("phase", "micro_interaction").order_by("phase__order", "order", "pk")
+    notes = Note.objects.select_related("phase", "micro_interaction").order_by(
+        "phase__order", "order", "pk"
+    )
     return (
         actions.select_related("workshop", "scenario", "owner__user")
         .prefetch_related(Prefetch("notes", queryset=notes))
@@ -124,7 +126,9 @@ def calendar(
         event.add("sequence", action.version)
         event.add("dtstart", action.due_date)
         event.add("dtend", action.due_date + datetime.timedelta(days=1))
-        event.add("summary", f"{action.title} ({action.owner.name})" if with_owner else action.title)
+        event.add(
+            "summary", f"{action.title} ({action.owner.name})" if with_owner else action.title
+        )
         event.add("description", _description(action, url))
         event.add("url", url)
         event.add("status", "CONFIRMED")

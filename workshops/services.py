@@ -430,18 +430,23 @@ def reset_calendar_links(*, actor: Membership) -> Membership:
 
 
 @transaction.atomic
-def plan_next_workshop(*, actor: Membership, workshop: Workshop, title: str, date: datetime.date) -> Workshop:
+def plan_next_workshop(
+    *, actor: Membership, workshop: Workshop, title: str, date: datetime.date
+) -> Workshop:
     """Plan the session that follows up a closed workshop.
 
     The new workshop follows up the closed one, and each scenario's board comes back with its
     structure (phases, micro-interactions with their emotion and moment of truth) but no notes.
     The closed workshop's open actions are carried over: the new one lists them to review first.
     """
-    current = Workshop.objects.select_for_update(of=("self",)).select_related("team").get(pk=workshop.pk)
+    current = (
+        Workshop.objects.select_for_update(of=("self",)).select_related("team").get(pk=workshop.pk)
+    )
     require_team_facilitator(actor, current.team_id)
     if current.status != WorkshopStatus.CLOSED:
         raise ValidationError(
-            f"“{current.title}” is {current.get_status_display().lower()}: close it before planning its next session."
+            f"“{current.title}” is {current.get_status_display().lower()}: "
+            "close it before planning its next session."
         )
     planned = current.follow_ups.filter(status=WorkshopStatus.PLANNED).first()
     if planned is not None:
@@ -449,8 +454,12 @@ def plan_next_workshop(*, actor: Membership, workshop: Workshop, title: str, dat
     if date is None:
         raise ValidationError({"date": "Give the next session a date."})
     if date <= current.date:
-        raise ValidationError({"date": f"Pick a date after “{current.title}” ({current.date:%d %b %Y})."})
-    new = create_workshop(actor=actor, team=current.team, title=title, date=date, follows_up=current)
+        raise ValidationError(
+            {"date": f"Pick a date after “{current.title}” ({current.date:%d %b %Y})."}
+        )
+    new = create_workshop(
+        actor=actor, team=current.team, title=title, date=date, follows_up=current
+    )
     scenarios = list(current.scenarios.select_related("persona").order_by("pk"))
     phases_of: dict[int, list[Phase]] = defaultdict(list)
     for phase in Phase.objects.filter(scenario__in=scenarios).order_by("order"):
@@ -468,7 +477,9 @@ def plan_next_workshop(*, actor: Membership, workshop: Workshop, title: str, dat
             template_key="",
         )
         for phase in phases_of[scenario.pk]:
-            new_phase = board_services.add_phase(actor=actor, scenario=copy, name=phase.name, goal=phase.goal)
+            new_phase = board_services.add_phase(
+                actor=actor, scenario=copy, name=phase.name, goal=phase.goal
+            )
             for mi in interactions_of[phase.pk]:
                 board_services.add_micro_interaction(
                     actor=actor,

@@ -5,16 +5,38 @@ It never writes to the database. Browsers change the board through ordinary HTTP
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from boards import events, presence
 from workshops import access
 from workshops.models import Membership
 
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MUCH = 4429
+
+
+class RateLimit:
+    """A sliding window: at most `limit` events per `seconds`."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit, self.seconds = limit, seconds
+        self.times: list[float] = []
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.times = [t for t in self.times if now - t < self.seconds]
+        if len(self.times) >= self.limit:
+            return False
+        self.times.append(now)
+        return True
+
+
+PONG = "pong"
 
 
 def _int(value: str | None) -> int | None:
@@ -30,6 +52,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     last_sent: int = 0
 
     async def connect(self) -> None:
+        self.limiter = RateLimit(*settings.WEBSOCKET_RATE)
         self.scenario_id = self.scope["url_route"]["kwargs"]["scenario_id"]
         self.member = await database_sync_to_async(access.board_membership)(self.scope["user"], self.scenario_id)
         await self.accept()
@@ -60,9 +83,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await events.push_presence(self.scenario_id, people)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # The only thing a client sends is its heartbeat; it keeps its presence fresh.
-        if self.member is not None:
-            await presence.register.touch(self.scenario_id, self.channel_name)
+        """The only thing a client sends is its heartbeat: answered, and it keeps presence fresh.
+        A flood or an oversize message closes this socket alone."""
+        if self.member is None:
+            return
+        size = len(text_data or "") + len(bytes_data or b"")
+        if size > settings.WEBSOCKET_MAX_CLIENT_MESSAGE or not self.limiter.allow():
+            await self.close(code=CLOSE_TOO_MUCH)
+            return
+        await presence.register.touch(self.scenario_id, self.channel_name)
+        await self.send(text_data=PONG)
 
     async def board_revoke(self, event: dict) -> None:
         """This person's access was revoked: close with 4403, which the page does not retry."""

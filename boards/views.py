@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -95,6 +96,7 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
         capture=_capture_context(scenario),
         present=[],
         server_now_ms=int(timezone.now().timestamp() * 1000),
+        heartbeat_ms=int(settings.BOARD_HEARTBEAT_SECONDS * 1000),
         **fragments.private_context(scenario, member),
     )
     return render(request, PAGE, context)

@@ -221,5 +221,11 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
+# Board sync: the page's heartbeat; a socket silent for two of them is taken as dead and replaced.
+BOARD_HEARTBEAT_SECONDS = float(os.environ.get("BOARD_HEARTBEAT_SECONDS", "20"))
+# What one socket may send: the only client message is a heartbeat, so a flood or a big message
+# closes that socket (4429) and nobody else's.
+WEBSOCKET_MAX_CLIENT_MESSAGE = 1024
+WEBSOCKET_RATE = (20, 10.0)  # at most 20 messages per 10 seconds
 # Board sync: how many events a reconnecting client may be replayed before it gets a fresh board.
 BOARD_REPLAY_LIMIT = int(os.environ.get("BOARD_REPLAY_LIMIT", "1000"))

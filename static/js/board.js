@@ -9,7 +9,9 @@
   var SEQ = /^<span id="board-seq" data-seq="(\d+)"( data-reset)?/;
   var RETRIED_BY_HTMX = [1006, 1011, 1012, 1013];
   var CLOSE_FORBIDDEN = 4403;
-  var HEARTBEAT_MS = 25000;
+  var root = document.getElementById("board-root");
+  var HEARTBEAT_MS = (root && parseInt(root.getAttribute("data-heartbeat"), 10)) || 20000;
+  var lastHeard = Date.now();
   var current = null;      // the WebSocket we consider live
   var wrapper = null;      // htmx's socket wrapper: reconnect() opens a new socket
   var retries = 0;
@@ -54,6 +56,7 @@
   });
 
   document.addEventListener("htmx:wsOpen", function (e) {
+    lastHeard = Date.now();
     wrapper = e.detail.socketWrapper;
     retries = 0;
     setStatus("live", "Live");
@@ -73,6 +76,11 @@
   });
 
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    lastHeard = Date.now();
+    if (e.detail.message === "pong") {
+      e.preventDefault();
+      return;
+    }
     var m = SEQ.exec(e.detail.message);
     if (!m || m[2]) return; // presence (no seq), or a fresh board to take whole
     var seq = parseInt(m[1], 10);
@@ -156,9 +164,18 @@
     if (document.visibilityState === "visible") wake();
   });
 
+  // Heartbeat: the server answers every ping. A socket that has heard nothing for two beats is
+  // half-open (a dead Wi-Fi access point, a sleeping proxy): drop it and reconnect.
   setInterval(function () {
-    if (current && current.readyState === 1) current.send("ping");
-  }, HEARTBEAT_MS);
+    if (!current || current.readyState !== 1) return;
+    if (Date.now() - lastHeard > 2 * HEARTBEAT_MS) {
+      setStatus("offline", "Connection lost, reconnecting…");
+      lastHeard = Date.now();
+      if (wrapper) wrapper.reconnect();
+      return;
+    }
+    current.send("ping");
+  }, HEARTBEAT_MS / 2);
 
   // Drag and drop of notes (desktop). The "Move to…" dialog does the same from a keyboard or a phone.
   function csrfToken() {

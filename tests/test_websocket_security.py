@@ -91,7 +91,7 @@ def test_it_closes_a_socket_that_sends_an_oversize_message(board, participant, f
         assert await _drain_until_close(flooder) == 4429
         # the bystander's socket still works
         await bystander.send_to(text_data="ping")
-        while (message := await bystander.receive_from(timeout=3)) != "pong":
+        while await bystander.receive_from(timeout=3) != "pong":
             pass
         await bystander.disconnect()
 
@@ -109,7 +109,7 @@ def test_it_closes_a_socket_that_floods(board, participant, facilitator):
             await flooder.send_to(text_data="ping")
         assert await _drain_until_close(flooder) == 4429
         await bystander.send_to(text_data="ping")
-        while (message := await bystander.receive_from(timeout=3)) != "pong":
+        while await bystander.receive_from(timeout=3) != "pong":
             pass
         await bystander.disconnect()
 

@@ -163,6 +163,7 @@ def test_it_keeps_the_filters_in_the_form_and_the_csv_link(as_manager, team, act
         f"/teams/{team.pk}/actions/?status=active&phase=Purchase"
     ).content.decode()
     assert '<option value="active" selected>' in html
+    assert 'hx-push-url="true"' in html and 'method="get"' in html  # works with and without htmx
     assert '<option value="Purchase" selected>' in html
     assert f'href="/teams/{team.pk}/actions.csv?status=active&amp;phase=Purchase"' in html
 

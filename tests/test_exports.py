@@ -10,7 +10,9 @@ import re
 
 import icalendar
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from boards import services as board_services
@@ -286,3 +288,30 @@ def test_it_keeps_a_reset_from_redirecting_elsewhere(as_participant, participant
 def test_it_makes_tokens_that_fit_in_a_url(participant):
     for scope in feeds.SCOPES:
         assert re.fullmatch(r"[A-Za-z0-9_.\-]+", feeds.make_token(participant, scope))
+
+
+def test_it_exports_in_the_same_number_of_queries_whatever_the_number_of_actions(
+    as_participant, team, board, facilitator, participant, actions
+):
+    url = feed_urls(as_participant)["team"]
+
+    def count(path: str, client) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(path).status_code == 200
+        return len(ctx.captured_queries)
+
+    csv_before, ics_before = (
+        count(f"/teams/{team.pk}/actions.csv", as_participant),
+        count(url, Client()),
+    )
+    for i in range(4):
+        services.create_action(
+            actor=facilitator,
+            scenario=board,
+            title=f"Call back within the day ({i})",
+            owner=participant,
+            notes=[friction(board, participant, "Service", f"Nobody called back ({i})")],
+            due_date=days(i + 1),
+        )
+    assert count(f"/teams/{team.pk}/actions.csv", as_participant) == csv_before
+    assert count(url, Client()) == ics_before

@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -377,7 +378,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
         name=feeds.feed_name(member, scope),
         actions=feeds.feed_actions(member, scope),
         link=lambda a: request.build_absolute_uri(reverse("action-detail", args=[a.pk])),
-        domain=request.get_host().split(":")[0],
+        domain=split_domain_port(request.get_host())[0] or "journeymap",
         with_owner=scope == feeds.TEAM,
     )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")

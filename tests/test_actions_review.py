@@ -189,6 +189,7 @@ def test_it_answers_an_htmx_filter_with_the_results_only(as_manager, team, actio
     html = r.content.decode()
     assert html.lstrip().startswith('<section id="action-results"')
     assert "<html" not in html and rows(html) == ids(actions["pilot"])
+    assert "HX-Target" in r["Vary"]
 
 
 def test_it_needs_the_same_number_of_queries_whatever_the_number_of_actions(

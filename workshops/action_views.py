@@ -21,6 +21,7 @@ from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST, require_safe
@@ -131,9 +132,13 @@ def team_actions(request: HttpRequest, team_id: int) -> HttpResponse:
         "status_choices": ActionStatus.choices,
         "calendar_feeds": [_feed_links(request, member)],
     }
-    if request.htmx and request.htmx.target == "action-results":
-        return render(request, "workshops/actions.html#action-results", context)
-    return render(request, "workshops/actions.html", context)
+    partial = bool(request.htmx) and request.htmx.target == "action-results"
+    template = "workshops/actions.html#action-results" if partial else "workshops/actions.html"
+    response = render(request, template, context)
+    patch_vary_headers(
+        response, ["HX-Request", "HX-Target"]
+    )  # one URL, two answers: never mix them up
+    return response
 
 
 CSV_HEADER = [

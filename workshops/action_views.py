@@ -135,9 +135,8 @@ def team_actions(request: HttpRequest, team_id: int) -> HttpResponse:
     partial = bool(request.htmx) and request.htmx.target == "action-results"
     template = "workshops/actions.html#action-results" if partial else "workshops/actions.html"
     response = render(request, template, context)
-    patch_vary_headers(
-        response, ["HX-Request", "HX-Target"]
-    )  # one URL, two answers: never mix them up
+    # One URL, two answers (the page, or its results for htmx): caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
 

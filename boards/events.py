@@ -7,6 +7,7 @@ only after the transaction commits. Consumers replay stored events to clients th
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -18,6 +19,7 @@ from django.utils.html import format_html
 
 from boards.models import BoardEvent, Scenario
 
+logger = logging.getLogger(__name__)
 PUSH_TYPE = "board.push"
 
 
@@ -81,10 +83,20 @@ def append(
 
 
 def broadcast(scenario_id: int, seq: int, html: str) -> None:
+    """Send a committed event to the board's sockets. If the channel layer is down (Redis
+    restarting), the change is safe in the database: log it and let clients catch up by seq when
+    their sockets come back, rather than failing the request that made the change."""
+    _group_send(group_name(scenario_id), {"type": PUSH_TYPE, "seq": seq, "html": html})
+
+
+def _group_send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(group_name(scenario_id), {"type": PUSH_TYPE, "seq": seq, "html": html})
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # noqa: BLE001 - any layer failure: the database already has the change
+        logger.exception("Could not push to %s; clients will catch up when they reconnect", group)
 
 
 def member_group(scenario_id: int, member_id: int) -> str:
@@ -114,12 +126,7 @@ REVOKE_TYPE = "board.revoke"
 def disconnect_member(member_id: int) -> None:
     """After commit, close every open board socket of this membership (close code 4403)."""
 
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(membership_group(member_id), {"type": REVOKE_TYPE})
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: _group_send(membership_group(member_id), {"type": REVOKE_TYPE}))
 
 
 def push_to_user(*, user_id: int, html: str) -> None:
@@ -128,12 +135,7 @@ def push_to_user(*, user_id: int, html: str) -> None:
 
 
 def _send_on_commit(group: str, html: str) -> None:
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(group, {"type": PUSH_TYPE, "seq": 0, "html": html})
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: _group_send(group, {"type": PUSH_TYPE, "seq": 0, "html": html}))
 
 
 def missed_events(scenario_id: int, since: int, limit: int) -> list[tuple[int, str]] | None:

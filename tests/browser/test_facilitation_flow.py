@@ -88,6 +88,26 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     fiona.screenshot(path=shot("board-with-action.png"))
 
     # The owner's "My actions" has it.
+    title = "White-glove delivery in the maison's own box"
     sam.goto("/actions/mine/")
-    expect(sam.locator("#my-actions")).to_contain_text("White-glove delivery in the maison's own box")
+    expect(sam.locator("#my-actions")).to_contain_text(title)
+
+    # The manager finds it on the team's Actions page and marks it in progress, with a comment.
+    marc = new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(marc, "marc")
+    team = app_server.manage("shell", "-c", "from workshops.models import Team; print(Team.objects.get().pk)").split()[-1]
+    marc.goto(f"/teams/{team}/actions/")
+    row = marc.locator("tr", has_text=title)
+    expect(row).to_contain_text("Samuel Rochat")
+    marc.screenshot(path=shot("actions-page.png"), full_page=True)
+    row.get_by_role("link", name=title).click()
+    update = marc.locator("#action-status-form")
+    update.get_by_label("Status").select_option(label="In progress")
+    update.get_by_label("Comment").fill("Box supplier briefed; first deliveries in the new box next week.")
+    update.get_by_role("button", name="Save").click()
+    expect(marc.locator("body")).to_contain_text("Box supplier briefed")
+    expect(marc.locator("body")).to_contain_text("Open → In progress")
+
+    # The owner's "My actions" follows, live.
+    expect(sam.locator("#my-actions")).to_contain_text("In progress")
     assert errors == []

@@ -50,6 +50,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
     scenario_id: int
     member: Membership | None = None
     last_sent: int = 0
+    joined: bool = False
+    groups_joined: tuple[str, ...] = ()
 
     async def connect(self) -> None:
         self.limiter = RateLimit(*settings.WEBSOCKET_RATE)
@@ -61,8 +63,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         since = _int(query.get("since", [None])[0])
+        # Subscribe before reading what was missed: nothing committed in between is lost. Pushes
+        # that arrive meanwhile wait in `pending` and go out after the catch-up, in seq order.
+        self.pending: list[dict] = []
+        self.ready = False
+        await events.hub().join(self.scenario_id, self)
+        self.joined = True
         self.groups_joined = (
-            events.group_name(self.scenario_id),
             events.member_group(self.scenario_id, self.member.pk),
             events.membership_group(self.member.pk),
         )
@@ -72,12 +79,17 @@ class BoardConsumer(AsyncWebsocketConsumer):
         )
         for message in messages:
             await self.send(text_data=message)
+        self.ready = True
+        for message in self.pending:
+            await self.push(message)
+        self.pending = []
         people = await presence.register.join(self.scenario_id, self.channel_name, presence.Person.of(self.member))
         await events.push_presence(self.scenario_id, people)
 
     async def disconnect(self, code: int) -> None:
-        if self.member is None:
+        if not self.joined:
             return
+        await events.hub().leave(self.scenario_id, self)
         await events.unsubscribe(self.channel_name, *self.groups_joined)
         people = await presence.register.leave(self.scenario_id, self.channel_name)
         await events.push_presence(self.scenario_id, people)
@@ -98,13 +110,19 @@ class BoardConsumer(AsyncWebsocketConsumer):
         """This person's access was revoked: close with 4403, which the page does not retry."""
         await self.close(code=CLOSE_FORBIDDEN)
 
-    async def board_push(self, event: dict) -> None:
+    async def push(self, event: dict) -> None:
+        """A board push, from this process's hub (or this person's private channel)."""
+        if not self.ready:
+            self.pending.append(event)
+            return
         seq = event["seq"]
         if seq:
             if seq <= self.last_sent:
                 return  # already sent during catch-up
             self.last_sent = seq
         await self.send(text_data=event["html"])
+
+    board_push = push
 
 
 class PersonalConsumer(AsyncWebsocketConsumer):

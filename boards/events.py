@@ -7,6 +7,7 @@ only after the transaction commits. Consumers replay stored events to clients th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Iterable
@@ -86,7 +87,7 @@ def broadcast(scenario_id: int, seq: int, html: str) -> None:
     """Send a committed event to the board's sockets. If the channel layer is down (Redis
     restarting), the change is safe in the database: log it and let clients catch up by seq when
     their sockets come back, rather than failing the request that made the change."""
-    _group_send(group_name(scenario_id), {"type": PUSH_TYPE, "seq": seq, "html": html})
+    _group_send(group_name(scenario_id), {"type": PUSH_TYPE, "scenario": scenario_id, "seq": seq, "html": html})
 
 
 def _group_send(group: str, message: dict) -> None:
@@ -155,6 +156,82 @@ def missed_events(scenario_id: int, since: int, limit: int) -> list[tuple[int, s
 # Websocket side --------------------------------------------------------------------------------
 
 
+# Per-process fan-out ----------------------------------------------------------------------------
+
+
+class Hub:
+    """One process's fan-out for board pushes.
+
+    The channel layer carries each push once per process, not once per socket: a process
+    subscribes one channel of its own to a board's group while it has sockets on that board,
+    and hands each push straight to them, in order. (Going through the layer for every socket
+    costs a layer send, a receive and a thread hop per socket per change.) If the layer fails
+    (Redis restarting), the process closes its board sockets with 1012; pages reconnect and
+    catch up by seq.
+    """
+
+    CLOSE_RESTART = 1012
+
+    def __init__(self) -> None:
+        self.sockets: dict[int, set] = {}
+        self.channel: str | None = None
+        self.listener: asyncio.Task | None = None
+
+    async def join(self, scenario_id: int, socket) -> None:
+        layer = get_channel_layer()
+        if self.listener is None or self.listener.done():
+            self.channel = await layer.new_channel("boards.hub.")
+            self.sockets = {}
+            self.listener = asyncio.get_running_loop().create_task(self._listen(layer, self.channel))
+        if scenario_id not in self.sockets:
+            self.sockets[scenario_id] = set()
+            await layer.group_add(group_name(scenario_id), self.channel)
+        self.sockets[scenario_id].add(socket)
+
+    async def leave(self, scenario_id: int, socket) -> None:
+        sockets = self.sockets.get(scenario_id)
+        if sockets is None:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self.sockets[scenario_id]
+            try:
+                await get_channel_layer().group_discard(group_name(scenario_id), self.channel)
+            except Exception:  # noqa: BLE001 - the layer is down; the group expires on its own
+                logger.warning("Could not leave %s", group_name(scenario_id))
+
+    async def _listen(self, layer, channel: str) -> None:
+        try:
+            while True:
+                message = await layer.receive(channel)
+                for socket in list(self.sockets.get(message.get("scenario"), ())):
+                    try:
+                        await socket.push(message)
+                    except Exception:  # noqa: BLE001 - one broken socket must not stop the others
+                        logger.exception("Could not push to a board socket")
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the layer failed: drop our sockets, they will come back
+            logger.exception("Channel layer failed; closing this process's board sockets")
+            sockets = [s for group in self.sockets.values() for s in group]
+            self.sockets = {}
+            for socket in sockets:
+                await socket.close(code=self.CLOSE_RESTART)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def hub() -> Hub:
+    """This process's hub (one per event loop: a server has one, tests may have several)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        for old in [old for old in _hubs if old.is_closed()]:
+            del _hubs[old]
+        _hubs[loop] = Hub()
+    return _hubs[loop]
+
+
 async def subscribe(channel_name: str, *groups: str) -> None:
     layer = get_channel_layer()
     for group in groups:
@@ -204,4 +281,5 @@ async def push_presence(scenario_id: int, people) -> None:
     from django.template.loader import render_to_string
 
     html = render_to_string("boards/board.html#presence", {"oob": True, "present": people})
-    await get_channel_layer().group_send(group_name(scenario_id), {"type": PUSH_TYPE, "seq": 0, "html": html})
+    message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": 0, "html": html}
+    await get_channel_layer().group_send(group_name(scenario_id), message)

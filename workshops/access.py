@@ -1,4 +1,10 @@
-"""Access helpers: fetch an object only through the signed-in user's teams (404 outside them)."""
+"""Access helpers: fetch an object only through the signed-in user's teams (404 outside them).
+
+A guest who joined with an invitation link holds a seat scoped to one workshop: everything
+else of the team (its other workshops, their boards, notes and actions, the team's own pages)
+answers 404 for them. A revoked seat answers 403 on every request, and the board's websocket
+refuses it.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,38 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from boards.models import MicroInteraction, Note, Phase, Scenario
-from workshops.models import Action, Membership, Persona, Team, Workshop
+from workshops.models import Action, Invitation, Membership, Persona, Team, Workshop
+
+REVOKED_MESSAGE = (
+    "Your access here was withdrawn. Ask the facilitator if you should still take part."
+)
 
 
-def membership(user: AbstractBaseUser | AnonymousUser, team_id: int) -> Membership:
-    """The user's membership of a team, or 404: other teams' objects don't exist for them."""
+def membership(
+    user: AbstractBaseUser | AnonymousUser, team_id: int, workshop_id: int | None = None
+) -> Membership:
+    """The user's membership of a team, or 404: other teams' objects don't exist for them.
+
+    `workshop_id` is the workshop the object belongs to (None for the team's own objects):
+    a guest's seat opens that one workshop only. A revoked seat raises PermissionDenied.
+    """
     if not user.is_authenticated:
         raise Http404
     found = Membership.objects.select_related("user", "team").filter(user=user, team_id=team_id).first()
     if found is None:
         raise Http404
+    return check_scope(found, workshop_id)
+
+
+def check_scope(found: Membership, workshop_id: int | None) -> Membership:
+    if found.workshop_id is not None and found.workshop_id != workshop_id:
+        raise Http404
+    if found.revoked_at is not None:
+        raise PermissionDenied(REVOKED_MESSAGE)
     return found
 
 
@@ -36,7 +61,7 @@ def get_team(user, pk: int) -> tuple[Team, Membership]:
 
 def get_workshop(user, pk: int) -> tuple[Workshop, Membership]:
     workshop = _get(Workshop.objects.select_related("team"), pk)
-    return workshop, membership(user, workshop.team_id)
+    return workshop, membership(user, workshop.team_id, workshop.pk)
 
 
 def get_persona(user, pk: int) -> tuple[Persona, Membership]:
@@ -46,38 +71,72 @@ def get_persona(user, pk: int) -> tuple[Persona, Membership]:
 
 def get_scenario(user, pk: int) -> tuple[Scenario, Membership]:
     scenario = _get(Scenario.objects.select_related("workshop__team", "persona"), pk)
-    return scenario, membership(user, scenario.workshop.team_id)
+    return scenario, membership(user, scenario.workshop.team_id, scenario.workshop_id)
 
 
 def get_phase(user, pk: int) -> tuple[Phase, Membership]:
     phase = _get(Phase.objects.select_related("scenario__workshop"), pk)
-    return phase, membership(user, phase.scenario.workshop.team_id)
+    return phase, membership(user, phase.scenario.workshop.team_id, phase.scenario.workshop_id)
 
 
 def get_interaction(user, pk: int) -> tuple[MicroInteraction, Membership]:
     mi = _get(MicroInteraction.objects.select_related("phase__scenario__workshop"), pk)
-    return mi, membership(user, mi.phase.scenario.workshop.team_id)
+    return mi, membership(user, mi.phase.scenario.workshop.team_id, mi.phase.scenario.workshop_id)
 
 
 def get_note(user, pk: int) -> tuple[Note, Membership]:
     note = _get(Note.objects.select_related("scenario__workshop", "author__user"), pk)
-    return note, membership(user, note.scenario.workshop.team_id)
+    return note, membership(user, note.scenario.workshop.team_id, note.scenario.workshop_id)
 
 
 def get_action(user, pk: int) -> tuple[Action, Membership]:
     action = _get(Action.objects.select_related("workshop", "owner__user"), pk)
-    return action, membership(user, action.workshop.team_id)
+    return action, membership(user, action.workshop.team_id, action.workshop_id)
+
+
+def get_invitation(user, pk: int) -> tuple[Invitation, Membership]:
+    invitation = _get(Invitation.objects.select_related("workshop__team"), pk)
+    return invitation, membership(user, invitation.workshop.team_id, invitation.workshop_id)
 
 
 def board_membership(user, scenario_id: int) -> Membership | None:
-    """The user's membership of a board's team, or None: what the board's websocket checks."""
+    """The user's membership of a board's team, or None: what the board's websocket checks.
+
+    None too for a revoked seat, and for a guest whose seat is for another workshop."""
     if not user or not user.is_authenticated:
+        return None
+    board = (
+        Scenario.objects.filter(pk=scenario_id).values("workshop_id", "workshop__team_id").first()
+    )
+    if board is None:
         return None
     return (
         Membership.objects.select_related("user")
-        .filter(user=user, team__workshops__scenarios__pk=scenario_id)
+        .filter(user=user, team_id=board["workshop__team_id"], revoked_at__isnull=True)
+        .filter(Q(workshop__isnull=True) | Q(workshop_id=board["workshop_id"]))
         .first()
     )
+
+
+def visible_workshops(user) -> QuerySet[Workshop]:
+    """The workshops the user may open: all of their teams', or a guest's one workshop."""
+    seats = Membership.objects.filter(
+        Q(workshop__isnull=True) | Q(workshop=OuterRef("pk")),
+        user=user,
+        team=OuterRef("team"),
+        revoked_at__isnull=True,
+    )
+    return Workshop.objects.filter(Exists(seats))
+
+
+def team_memberships(user) -> QuerySet[Membership]:
+    """The user's seats in whole teams (not guest seats), not revoked."""
+    return Membership.objects.filter(user=user, workshop__isnull=True, revoked_at__isnull=True)
+
+
+def guest_memberships(user) -> QuerySet[Membership]:
+    """The user's guest seats, revoked ones included."""
+    return Membership.objects.filter(user=user, workshop__isnull=False)
 
 
 def require_facilitator(m: Membership) -> None:

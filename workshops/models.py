@@ -47,12 +47,25 @@ class Membership(models.Model):
     display_name = models.CharField(max_length=60, blank=True)
     # Bumped to revoke this person's calendar feed links.
     feed_version = models.PositiveIntegerField(default=1)
+    # A guest who joined with an invitation sees this one workshop only; empty for the whole team.
+    workshop = models.ForeignKey(
+        "Workshop", null=True, blank=True, on_delete=models.CASCADE, related_name="guests"
+    )
+    invitation = models.ForeignKey(
+        "Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="guests"
+    )
+    # Set when a facilitator withdraws this seat: every request answers 403 from then on.
+    revoked_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["team", "display_name", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team"),
+            models.CheckConstraint(
+                condition=models.Q(workshop__isnull=True) | models.Q(role=Role.PARTICIPANT),
+                name="membership_guest_is_participant",
+            ),
             models.CheckConstraint(
                 condition=models.Q(role__in=Role.values), name="membership_role_valid"
             ),
@@ -76,6 +89,15 @@ class Membership(models.Model):
     @property
     def is_manager(self) -> bool:
         return self.role == Role.MANAGER
+
+    @property
+    def is_guest(self) -> bool:
+        """Joined one workshop with an invitation link, without a password."""
+        return self.workshop_id is not None
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 class WorkshopStatus(models.TextChoices):
@@ -104,6 +126,37 @@ class Workshop(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Invitation(models.Model):
+    """A link (and its QR code) that lets boutique staff join one workshop with a name only.
+
+    Only the SHA-256 of the link's token is stored: the token itself is shown once, to the
+    facilitator who made or rotated it. A link works until it expires, is revoked or rotated.
+    """
+
+    workshop = models.ForeignKey(Workshop, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    # When the current token was made: rotating gives a new token and keeps the expiry.
+    token_created = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.workshop} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+    def is_usable(self, now=None) -> bool:
+        return self.revoked_at is None and not self.is_expired(now)
 
 
 class Segment(models.TextChoices):

@@ -8,6 +8,7 @@ a new team (and becomes its first facilitator). Scenarios are written by boards.
 from __future__ import annotations
 
 import datetime
+import secrets
 import uuid
 from collections import defaultdict
 
@@ -25,12 +26,14 @@ from boards import render as board_render
 from boards import services as board_services
 from boards.models import MicroInteraction, Note, Phase, Scenario
 from boards.services import clean_text
+from workshops import invitations
 from workshops import render as workshops_render
 from workshops.models import (
     Action,
     ActionStatus,
     ActionUpdate,
     BusinessFunction,
+    Invitation,
     Membership,
     Persona,
     Role,
@@ -199,6 +202,10 @@ def update_member(
     display_name = clean_text(display_name, field="display_name", max_length=DISPLAY_NAME_MAX, required=False)
     role = _role(role)
     business_function = _function(business_function)
+    if current.is_guest and role != Role.PARTICIPANT:
+        raise ValidationError(
+            {"role": f"{current.name} joined one workshop as a guest: a guest takes part only."}
+        )
     if current.is_facilitator and role != Role.FACILITATOR:
         others = (
             Membership.objects.filter(team_id=current.team_id, role=Role.FACILITATOR)
@@ -490,3 +497,124 @@ def plan_next_workshop(
                     moment_of_truth=mi.moment_of_truth,
                 )
     return new
+
+
+# Invitations and guests ------------------------------------------------------------------------
+
+INVITATION_HOURS_DEFAULT = 24
+INVITATION_HOURS_MAX = 7 * 24
+
+
+def _require_workshop_facilitator(actor: Membership, workshop: Workshop) -> None:
+    """A facilitator of the workshop's team, with a seat for the whole team (not a guest)."""
+    require_team_facilitator(actor, workshop.team_id)
+    if actor.is_guest or actor.is_revoked:
+        raise PermissionDenied("Only a facilitator of this team can do this.")
+
+
+def _locked_invitation(invitation: Invitation) -> Invitation:
+    return (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("workshop__team")
+        .get(pk=invitation.pk)
+    )
+
+
+@transaction.atomic
+def create_invitation(
+    *, actor: Membership, workshop: Workshop, hours: int = INVITATION_HOURS_DEFAULT
+) -> tuple[Invitation, str]:
+    """A new link to join one workshop as a guest. Returns the invitation and its token: the
+    only time the token exists outside the link (only its hash is stored)."""
+    _require_workshop_facilitator(actor, workshop)
+    if not isinstance(hours, int) or not 1 <= hours <= INVITATION_HOURS_MAX:
+        raise ValidationError(
+            {"hours": "Pick how long the link works: from one hour to seven days."}
+        )
+    token = invitations.new_token()
+    now = timezone.now()
+    invitation = Invitation.objects.create(
+        workshop=workshop,
+        token_hash=invitations.hash_token(token),
+        created_by=actor,
+        created=now,
+        token_created=now,
+        expires_at=now + datetime.timedelta(hours=hours),
+    )
+    return invitation, token
+
+
+@transaction.atomic
+def revoke_invitation(*, actor: Membership, invitation: Invitation) -> Invitation:
+    """Close a link: it stops working at once. Guests who already joined stay."""
+    current = _locked_invitation(invitation)
+    _require_workshop_facilitator(actor, current.workshop)
+    if current.revoked_at is None:
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+    return current
+
+
+@transaction.atomic
+def rotate_invitation(*, actor: Membership, invitation: Invitation) -> tuple[Invitation, str]:
+    """Give a link a new token with the same expiry: the old link (and its QR code) stop working."""
+    current = _locked_invitation(invitation)
+    _require_workshop_facilitator(actor, current.workshop)
+    if current.revoked_at is not None:
+        raise ValidationError("This link was withdrawn: create a new invitation instead.")
+    if current.is_expired():
+        raise ValidationError("This link has expired: create a new invitation instead.")
+    token = invitations.new_token()
+    current.token_hash = invitations.hash_token(token)
+    current.token_created = timezone.now()
+    current.save(update_fields=["token_hash", "token_created"])
+    return current, token
+
+
+@transaction.atomic
+def join_workshop(
+    *, invitation: Invitation, token_hash: str, display_name: str, business_function: str
+) -> Membership:
+    """Someone with a valid link joins its workshop: a guest account with no password, whose
+    seat in the team opens this one workshop only. The link is checked again under a lock, so
+    a link revoked or rotated a moment before lets no one in."""
+    display_name = invitations.clean_display_name(display_name)
+    business_function = _function(business_function)
+    current = Invitation.objects.select_for_update(of=("self",)).select_related("workshop").filter(
+        pk=invitation.pk, token_hash=token_hash
+    ).first()
+    verdict = invitations.judge(current)
+    if not verdict.usable:
+        raise PermissionDenied(f"{verdict.title}. {verdict.message}")
+    User = get_user_model()
+    user = User.objects.create_user(
+        username=f"guest-{secrets.token_hex(8)}", password=None, first_name=display_name[:150]
+    )
+    return Membership.objects.create(
+        user=user,
+        team_id=current.workshop.team_id,
+        workshop=current.workshop,
+        invitation=current,
+        role=Role.PARTICIPANT,
+        business_function=business_function,
+        display_name=display_name,
+    )
+
+
+@transaction.atomic
+def revoke_guest(*, actor: Membership, membership: Membership) -> Membership:
+    """Withdraw a guest's access: every later request answers 403, and their open board
+    sockets close (4403) once this commits."""
+    current = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user", "workshop")
+        .get(pk=membership.pk)
+    )
+    if current.workshop is None:
+        raise ValidationError("Only guests who joined with a link can be removed here.")
+    _require_workshop_facilitator(actor, current.workshop)
+    if current.revoked_at is None:
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+    events.disconnect_member(current.pk)
+    return current

@@ -7,9 +7,12 @@ from django.db.models import QuerySet
 
 from boards.forms import add_service_errors
 from boards.journey_templates import DEFAULT_TEMPLATE, TEMPLATES, template_choices
+from workshops.invitations import DISPLAY_NAME_MAX
 from workshops.models import BusinessFunction, Persona, Role, Workshop, WorkshopStatus
 
 __all__ = [
+    "InvitationForm",
+    "JoinForm",
     "MemberAddForm",
     "MemberEditForm",
     "PersonaForm",
@@ -198,3 +201,45 @@ class ScenarioCreateForm(_ScenarioFields):
 
 class ScenarioEditForm(_ScenarioFields):
     field_order = ["title", "persona", "description"]
+
+
+INVITATION_HOURS = [
+    (1, "1 hour"),
+    (4, "4 hours"),
+    (24, "24 hours"),
+    (72, "3 days"),
+    (168, "7 days"),
+]
+
+
+class InvitationForm(PageForm):
+    id_prefix = "invitation"
+
+    hours = forms.TypedChoiceField(
+        choices=INVITATION_HOURS,
+        coerce=int,
+        initial=24,
+        label="The link works for",
+        help_text="Long enough for the session; anyone with the link can join until then.",
+    )
+
+
+class JoinForm(PageForm):
+    id_prefix = "join"
+
+    display_name = forms.CharField(
+        # The service cleans the name and caps it; the browser stops at the same length.
+        max_length=200,
+        label="Your name",
+        help_text="How the others will see you on the board, such as “Léa, Geneva boutique”.",
+        widget=forms.TextInput(attrs={"autocomplete": "name", "autocapitalize": "words"}),
+    )
+    business_function = forms.ChoiceField(
+        choices=BusinessFunction.choices,
+        initial=BusinessFunction.BOUTIQUE,
+        label="Where you work",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["display_name"].widget.attrs["maxlength"] = DISPLAY_NAME_MAX

@@ -11,19 +11,29 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from boards import services as board_services
 from boards.models import Scenario
-from workshops import access, services
+from journeymap import ratelimits
+from workshops import access, invitations, services
 from workshops.forms import (
+    InvitationForm,
+    JoinForm,
     MemberAddForm,
     MemberEditForm,
     PersonaForm,
@@ -35,7 +45,16 @@ from workshops.forms import (
     WorkshopEditForm,
     add_service_errors,
 )
-from workshops.models import Membership, Persona, Role, Segment, Team, Workshop, WorkshopStatus
+from workshops.models import (
+    Invitation,
+    Membership,
+    Persona,
+    Role,
+    Segment,
+    Team,
+    Workshop,
+    WorkshopStatus,
+)
 
 INVALID = 422
 ROLE_ORDER = {Role.FACILITATOR: 0, Role.MANAGER: 1, Role.PARTICIPANT: 2}
@@ -72,14 +91,18 @@ STATUS_GROUPS = [
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The user's teams, and their workshops grouped by status (or one status with ?status=)."""
+    """The user's teams, and their workshops grouped by status (or one status with ?status=).
+
+    A guest, whose only seat is one workshop's, goes straight to that workshop."""
     memberships = list(
-        Membership.objects.filter(user=request.user)
-        .select_related("team")
-        .order_by("team__name", "pk")
+        access.team_memberships(request.user).select_related("team").order_by("team__name", "pk")
     )
+    if not memberships:
+        guest_seat = _guest_landing(request.user)
+        if guest_seat is not None:
+            return guest_seat
     workshops = list(
-        Workshop.objects.filter(team__memberships__user=request.user)
+        access.visible_workshops(request.user)
         .select_related("team", "follows_up")
         .prefetch_related(
             Prefetch("scenarios", queryset=Scenario.objects.select_related("persona"))
@@ -117,12 +140,28 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _guest_landing(user) -> HttpResponse | None:
+    """Where a guest-only account goes instead of the list of workshops: its workshop, or a
+    clear 403 when every guest seat it had was withdrawn."""
+    seats = list(access.guest_memberships(user).order_by("revoked_at", "-created"))
+    if not seats:
+        return None
+    if seats[0].revoked_at is None:
+        return redirect(_landing(seats[0].workshop))
+    raise PermissionDenied(access.REVOKED_MESSAGE)
+
+
 # Teams -----------------------------------------------------------------------------------------
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def team_create(request: HttpRequest) -> HttpResponse:
+    if (
+        access.guest_memberships(request.user).exists()
+        and not access.team_memberships(request.user).exists()
+    ):
+        raise PermissionDenied("A guest account takes part in one workshop; it can't start a team.")
     form = TeamCreateForm(request.POST or None)
     if request.method == "POST":
         team = _saved(
@@ -151,7 +190,7 @@ def _team_page(
     member_form: MemberAddForm | None = None,
 ) -> HttpResponse:
     members = sorted(
-        team.memberships.select_related("user"),
+        team.memberships.filter(workshop__isnull=True).select_related("user"),
         key=lambda m: (ROLE_ORDER.get(m.role, 9), m.name.lower()),
     )
     context = {
@@ -214,7 +253,10 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
 def member_edit(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
     team, member = access.get_team(request.user, pk)
     access.require_facilitator(member)
-    target = team.memberships.select_related("user").filter(pk=member_pk).first()
+    # Guests are managed on their workshop's page.
+    target = (
+        team.memberships.select_related("user").filter(pk=member_pk, workshop__isnull=True).first()
+    )
     if target is None:
         raise Http404
     target.team = team
@@ -311,6 +353,13 @@ def _workshop_page(
             },
         )
         context["scenario_form"] = scenario_form or ScenarioCreateForm(personas=team_personas)
+        context["guests"] = list(
+            workshop.guests.select_related("user").order_by("revoked_at", "display_name", "pk")
+        )
+        now = timezone.now()
+        context["open_invitations"] = workshop.invitations.filter(
+            revoked_at__isnull=True, expires_at__gt=now
+        ).count()
     return _page(request, "workshop_detail.html", context, edit_form or scenario_form)
 
 
@@ -473,3 +522,252 @@ def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(
         request, "persona_form.html", _persona_context(member.team, member, form, persona), form
     )
+
+
+# Signing in --------------------------------------------------------------------------------------
+
+_login = LoginView.as_view()
+
+
+def _username_key(group: str, request: HttpRequest) -> str:
+    return "username:" + request.POST.get("username", "").strip().casefold()[:150]
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """Django's sign-in, with rate limits per address and per username (429 past them)."""
+    if request.method == "POST":
+        # Both limits count every attempt, so neither can be used to skip the other.
+        over_address = ratelimits.hit(request, "login_ip", key="ip")
+        over_username = ratelimits.hit(request, "login_username", key=_username_key)
+        if over_address or over_username:
+            form = AuthenticationForm(
+                request, initial={"username": request.POST.get("username", "")[:150]}
+            )
+            context = {
+                "form": form,
+                "next": request.POST.get("next", ""),
+                "rate_limited": ratelimits.MESSAGES["login"],
+            }
+            response = render(
+                request, "registration/login.html", context, status=ratelimits.TOO_MANY_REQUESTS
+            )
+            response["Retry-After"] = str(ratelimits.RETRY_AFTER_SECONDS)
+            return response
+    return _login(request)
+
+
+# Invitations (facilitators) and joining with a link (guests) ------------------------------------
+
+JOIN_SESSION_KEY = "journeymap.join"
+NO_LINK = invitations.Verdict(
+    None,
+    404,
+    "Open your invitation link again",
+    "Scan the QR code or open the link the facilitator shared: it brings you to the right workshop.",
+)
+
+REMOVED = invitations.Verdict(
+    None,
+    403,
+    "You were removed from this workshop",
+    "Ask the facilitator if you should still take part.",
+)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Pages that hold or show an invitation token: never cached, never sent as a referrer."""
+    response["Referrer-Policy"] = "no-referrer"
+    add_never_cache_headers(response)
+    return response
+
+
+def _landing(workshop: Workshop) -> str:
+    """Where someone who joins a workshop lands: its board when it has just one, else its page."""
+    boards = list(workshop.scenarios.order_by("pk").values_list("pk", flat=True)[:2])
+    if len(boards) == 1:
+        return reverse("board", args=[boards[0]])
+    return reverse("workshop-detail", args=[workshop.pk])
+
+
+def _fresh_link(request: HttpRequest, invitation: Invitation, token: str) -> dict[str, Any]:
+    url = request.build_absolute_uri(reverse("join-link", args=[token]))
+    return {"invitation": invitation, "url": url, "qr": invitations.qr_svg(url)}
+
+
+def _invitations_page(
+    request: HttpRequest,
+    workshop: Workshop,
+    member: Membership,
+    *,
+    form: InvitationForm | None = None,
+    fresh: dict[str, Any] | None = None,
+) -> HttpResponse:
+    now = timezone.now()
+    links = list(
+        workshop.invitations.select_related("created_by__user").annotate(joined=Count("guests"))
+    )
+    for link in links:
+        link.verdict = invitations.judge(link, now)
+    context = {
+        "workshop": workshop,
+        "team": workshop.team,
+        "member": member,
+        "form": form or InvitationForm(),
+        "fresh": fresh,
+        "links": links,
+        "hours_max": services.INVITATION_HOURS_MAX,
+    }
+    return _private(_page(request, "invitations.html", context, form))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation_list(request: HttpRequest, pk: int) -> HttpResponse:
+    """A workshop's invitation links; a new one is shown once, with its QR code, when made."""
+    workshop, member = access.get_workshop(request.user, pk)
+    access.require_facilitator(member)
+    if request.method == "POST":
+        form = InvitationForm(request.POST)
+        made = _saved(
+            form,
+            lambda d: services.create_invitation(actor=member, workshop=workshop, hours=d["hours"]),
+        )
+        if made is None:
+            return _invitations_page(request, workshop, member, form=form)
+        return _invitations_page(request, workshop, member, fresh=_fresh_link(request, *made))
+    return _invitations_page(request, workshop, member)
+
+
+@login_required
+@require_POST
+def invitation_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new token for a link: the old link and its QR code stop working at once."""
+    invitation, member = access.get_invitation(request.user, pk)
+    access.require_facilitator(member)
+    try:
+        rotated, token = services.rotate_invitation(actor=member, invitation=invitation)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("invitation-list", invitation.workshop_id)
+    return _invitations_page(
+        request, invitation.workshop, member, fresh=_fresh_link(request, rotated, token)
+    )
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation, member = access.get_invitation(request.user, pk)
+    access.require_facilitator(member)
+    services.revoke_invitation(actor=member, invitation=invitation)
+    messages.success(
+        request, "The link no longer works. Guests who already joined stay until you remove them."
+    )
+    return redirect("invitation-list", invitation.workshop_id)
+
+
+@login_required
+@require_POST
+def guest_revoke(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+    """Remove a guest: their next request answers 403 and their open board closes."""
+    workshop, member = access.get_workshop(request.user, pk)
+    access.require_facilitator(member)
+    guest = workshop.guests.select_related("user").filter(pk=member_pk).first()
+    if guest is None:
+        raise Http404
+    services.revoke_guest(actor=member, membership=guest)
+    messages.success(request, f"{guest.name} no longer has access to this workshop.")
+    return redirect("workshop-detail", workshop.pk)
+
+
+def _join_refused(request: HttpRequest, verdict: invitations.Verdict) -> HttpResponse:
+    context = {"title": verdict.title, "message": verdict.message}
+    return _private(render(request, "workshops/join_gone.html", context, status=verdict.status))
+
+
+def _seat_in(user, workshop: Workshop) -> Membership | None:
+    """The signed-in user's seat that already opens this workshop (revoked or not), if any."""
+    if not user.is_authenticated:
+        return None
+    seat = Membership.objects.filter(user=user, team_id=workshop.team_id).first()
+    if seat is None or seat.workshop_id not in (None, workshop.pk):
+        return None
+    return seat
+
+
+@require_GET
+def join_link(request: HttpRequest, token: str) -> HttpResponse:
+    """An invitation link: remember it in the session and move on to /join/ at once, so the
+    token leaves the address bar (and the history) before anything else loads."""
+    if ratelimits.hit(request, "join_link_ip", key="ip"):
+        return _private(ratelimits.too_many(request, ratelimits.MESSAGES["join"]))
+    verdict = invitations.find(token)
+    if not verdict.usable:
+        return _join_refused(request, verdict)
+    request.session[JOIN_SESSION_KEY] = {
+        "invitation": verdict.invitation.pk,
+        "hash": verdict.invitation.token_hash,
+    }
+    return _private(redirect("join"))
+
+
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest) -> HttpResponse:
+    """Join the workshop of the link just opened: a display name and a business function."""
+    pending = request.session.get(JOIN_SESSION_KEY)
+    if not isinstance(pending, dict):
+        return _join_refused(request, NO_LINK)
+    verdict = invitations.find_by_hash(pending.get("invitation"), pending.get("hash", ""))
+    if not verdict.usable:
+        request.session.pop(JOIN_SESSION_KEY, None)
+        return _join_refused(request, verdict)
+    workshop = verdict.invitation.workshop
+    seat = _seat_in(request.user, workshop)
+    if seat is not None:
+        if seat.revoked_at is not None:
+            return _join_refused(request, REMOVED)
+        request.session.pop(JOIN_SESSION_KEY, None)
+        messages.info(request, f"You're already in “{workshop.title}”.")
+        return redirect(_landing(workshop))
+    status = 200
+    limited = ""
+    if request.method == "POST":
+        form = JoinForm(request.POST)
+        if ratelimits.hit(request, "join_ip", key="ip"):
+            limited, status = ratelimits.MESSAGES["join"], ratelimits.TOO_MANY_REQUESTS
+        else:
+            try:
+                guest = _saved(
+                    form,
+                    lambda d: services.join_workshop(
+                        invitation=verdict.invitation,
+                        token_hash=pending["hash"],
+                        display_name=d["display_name"],
+                        business_function=d["business_function"],
+                    ),
+                )
+            except PermissionDenied:
+                # Revoked, rotated or expired while the form was open.
+                request.session.pop(JOIN_SESSION_KEY, None)
+                now_verdict = invitations.find_by_hash(verdict.invitation.pk, pending["hash"])
+                return _join_refused(
+                    request, invitations.UNKNOWN if now_verdict.usable else now_verdict
+                )
+            if guest is not None:
+                request.session.pop(JOIN_SESSION_KEY, None)
+                login(request, guest.user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(
+                    request, f"Welcome, {guest.name}. Add what you see and hear from your clients."
+                )
+                return _private(redirect(_landing(workshop)))
+            status = INVALID
+    else:
+        form = JoinForm()
+    context = {"workshop": workshop, "team": workshop.team, "form": form, "limited": limited}
+    response = render(request, "workshops/join.html", context, status=status)
+    if limited:
+        response["Retry-After"] = str(ratelimits.RETRY_AFTER_SECONDS)
+    return _private(response)

@@ -109,7 +109,32 @@ def test_it_takes_the_token_out_of_the_address_at_once(facilitator, workshop):
     form = phone.get(r["Location"])
     assert form.status_code == 200
     assert token not in form.content.decode()
-    assert form["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in form["Cache-Control"]
+
+
+def test_it_sends_no_referrer_from_a_refused_link(db):
+    r = Client().get(reverse("join-link", args=["A" * 43]))
+    assert r.status_code == 404
+    assert r["Referrer-Policy"] == "no-referrer"
+
+
+def test_it_keeps_the_join_form_working_under_the_csrf_check(facilitator, workshop):
+    """The form page keeps the site's same-origin referrer policy: under no-referrer a browser
+    posts the form with `Origin: null`, which the CSRF check refuses."""
+    phone = Client(enforce_csrf_checks=True)
+    _, token = services.create_invitation(actor=facilitator, workshop=workshop)
+    phone.get(reverse("join-link", args=[token]))
+    page = phone.get(reverse("join"))
+    assert page["Referrer-Policy"] == "same-origin"
+    csrf = page.context["csrf_token"]
+    refused = phone.post(
+        reverse("join"), {**JOINED, "csrfmiddlewaretoken": csrf}, HTTP_ORIGIN="null"
+    )
+    assert refused.status_code == 403
+    joined = phone.post(
+        reverse("join"), {**JOINED, "csrfmiddlewaretoken": csrf}, HTTP_ORIGIN="http://testserver"
+    )
+    assert joined.status_code == 302
 
 
 def test_it_asks_only_for_a_name_and_a_business_function(facilitator, workshop):
@@ -135,7 +160,6 @@ def test_it_makes_a_guest_scoped_to_the_workshop_and_signs_them_in(facilitator, 
     )
     assert r.status_code == 302
     assert r["Location"] == reverse("board", args=[board.pk])  # its only board
-    assert r["Referrer-Policy"] == "no-referrer"
     guest = Membership.objects.select_related("user").get(workshop=workshop)
     assert guest.display_name == "Léa Geneva"
     assert (

@@ -577,11 +577,21 @@ REMOVED = invitations.Verdict(
 )
 
 
-def _private(response: HttpResponse) -> HttpResponse:
-    """Pages that hold or show an invitation token: never cached, never sent as a referrer."""
-    response["Referrer-Policy"] = "no-referrer"
+def _no_store(response: HttpResponse) -> HttpResponse:
+    """Pages about an invitation: never kept in a cache or the back-forward history."""
     add_never_cache_headers(response)
     return response
+
+
+def _no_referrer(response: HttpResponse) -> HttpResponse:
+    """Answers to an address that holds a token: it is sent as a referrer nowhere, not even to
+    this site (a redirect's policy also governs the request it leads to).
+
+    Pages with a form keep the site's same-origin policy instead: under no-referrer, browsers
+    send `Origin: null` with the form's POST, which the CSRF check rightly refuses.
+    """
+    response["Referrer-Policy"] = "no-referrer"
+    return _no_store(response)
 
 
 def _landing(workshop: Workshop) -> str:
@@ -620,7 +630,7 @@ def _invitations_page(
         "links": links,
         "hours_max": services.INVITATION_HOURS_MAX,
     }
-    return _private(_page(request, "invitations.html", context, form))
+    return _no_store(_page(request, "invitations.html", context, form))
 
 
 @login_required
@@ -685,7 +695,7 @@ def guest_revoke(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
 
 def _join_refused(request: HttpRequest, verdict: invitations.Verdict) -> HttpResponse:
     context = {"title": verdict.title, "message": verdict.message}
-    return _private(render(request, "workshops/join_gone.html", context, status=verdict.status))
+    return _no_referrer(render(request, "workshops/join_gone.html", context, status=verdict.status))
 
 
 def _seat_in(user, workshop: Workshop) -> Membership | None:
@@ -703,7 +713,7 @@ def join_link(request: HttpRequest, token: str) -> HttpResponse:
     """An invitation link: remember it in the session and move on to /join/ at once, so the
     token leaves the address bar (and the history) before anything else loads."""
     if ratelimits.hit(request, "join_link_ip", key="ip"):
-        return _private(ratelimits.too_many(request, ratelimits.MESSAGES["join"]))
+        return _no_referrer(ratelimits.too_many(request, ratelimits.MESSAGES["join"]))
     verdict = invitations.find(token)
     if not verdict.usable:
         return _join_refused(request, verdict)
@@ -711,7 +721,7 @@ def join_link(request: HttpRequest, token: str) -> HttpResponse:
         "invitation": verdict.invitation.pk,
         "hash": verdict.invitation.token_hash,
     }
-    return _private(redirect("join"))
+    return _no_referrer(redirect("join"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -762,7 +772,7 @@ def join(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request, f"Welcome, {guest.name}. Add what you see and hear from your clients."
                 )
-                return _private(redirect(_landing(workshop)))
+                return _no_store(redirect(_landing(workshop)))
             status = INVALID
     else:
         form = JoinForm()
@@ -770,4 +780,4 @@ def join(request: HttpRequest) -> HttpResponse:
     response = render(request, "workshops/join.html", context, status=status)
     if limited:
         response["Retry-After"] = str(ratelimits.RETRY_AFTER_SECONDS)
-    return _private(response)
+    return _no_store(response)

@@ -129,6 +129,16 @@ def visible_workshops(user) -> QuerySet[Workshop]:
     return Workshop.objects.filter(Exists(seats))
 
 
+def workshop_seats(workshop: Workshop) -> QuerySet[Membership]:
+    """Everyone who takes part in a workshop: the team's members and this workshop's guests,
+    not revoked (who may own its actions, for instance)."""
+    return Membership.objects.filter(
+        Q(workshop__isnull=True) | Q(workshop_id=workshop.pk),
+        team_id=workshop.team_id,
+        revoked_at__isnull=True,
+    )
+
+
 def team_memberships(user) -> QuerySet[Membership]:
     """The user's seats in whole teams (not guest seats), not revoked."""
     return Membership.objects.filter(user=user, workshop__isnull=True, revoked_at__isnull=True)

@@ -6,6 +6,7 @@ import argparse
 import datetime
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -96,12 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     o = options(args)
     started = datetime.datetime.now().astimezone()
+    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
     t0 = time.perf_counter()
     results = suite.run(o)
     results["seconds"] = time.perf_counter() - t0
     command = "python -m bench" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
     shown = {k: getattr(o, k) for k in ("mode", "reps", "changes", "sizes", "rates", "ramp", "ramp_seconds",
                                         "many_changes", "many_reps", "writers")}
+    shown["load_average_at_start"] = load_start
     text = report.markdown(results, command=command, date=started.strftime("%Y-%m-%d %H:%M %Z"), options=shown)
     text += f"\nTotal time: {results['seconds'] / 60:.1f} min\n"
     print(text)

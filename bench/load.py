@@ -341,7 +341,7 @@ async def run(
     rate: float,
     changes: int,
     max_inflight: int = 64,
-    drain_timeout: float = 30.0,
+    drain_timeout: float = 60.0,
     stall_timeout: float = 5.0,
     post_timeout: float = 60.0,
 ) -> dict[str, Any]:

@@ -18,6 +18,23 @@ def f(x: Any, digits: int = 1) -> str:
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
+def source() -> str:
+    """The commit measured, and the files changed on top of it, if any."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "status", "--short", "--untracked-files=no"], cwd=root,
+                                 capture_output=True, text=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    changed = [line[3:] for line in changed if line.strip()]
+    return commit + (f" with local changes to {', '.join(changed)}" if changed else "")
+
+
 def machine() -> dict[str, str]:
     os_name = platform.platform()
     try:
@@ -33,6 +50,7 @@ def machine() -> dict[str, str]:
         "ram": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "python": platform.python_version(),
         "os": os_name,
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -102,7 +120,8 @@ def markdown(results: dict[str, Any], *, command: str, date: str, options: dict[
     m = machine()
     lines = [
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram']} RAM, Python {m['python']}, {m['os']}  ",
-        f"Date: {date}  ",
+        f"Date: {date}; load average at the end {m['load']}  ",
+        f"Code: {source()}  ",
         f"Command: `{command}`  ",
         "Options: " + ", ".join(f"{k}={v}" for k, v in options.items()),
         "",

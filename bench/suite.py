@@ -26,7 +26,7 @@ class Options:
     rates: list[float] = field(default_factory=lambda: [10.0, 20.0])
     reps: int = 5
     changes: int = 60
-    ramp: list[float] = field(default_factory=lambda: [10.0, 20.0, 40.0, 80.0, 160.0])
+    ramp: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 40.0, 80.0, 160.0])
     ramp_seconds: float = 3.0
     capacity_size: int = 200
     capacity_p99_ms: float = 100.0
@@ -249,7 +249,7 @@ class ConfigRun:
                 if failed[kind]:
                     continue
                 await quiet(app_crowd, bare_crowd, log=self.log)
-                r = await load.run(target, crowd, writers, [board], rate=rate, changes=changes, drain_timeout=10)
+                r = await load.run(target, crowd, writers, [board], rate=rate, changes=changes, drain_timeout=20)
                 ok = (load.clean(r) and r["fanout"]["p99"] < o.capacity_p99_ms
                       and r["achieved_rate"] >= 0.9 * rate)
                 step[kind] = {"p50": r["fanout"]["p50"], "p99": r["fanout"]["p99"], "ok": ok,

@@ -145,6 +145,30 @@ else:
         }
     }
 
+# Cache: it holds the rate limits' counts. Per process by default; shared with Redis.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "journeymap",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "journeymap",
+        }
+    }
+
+# Rate limits (journeymap/ratelimits.py): sign-in, joining with a link, posting notes. Off in the
+# test suite, whose tests share one cache; the rate-limit tests turn them on.
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", not TESTING)
+RATELIMIT_USE_CACHE = "default"
+# Overrides of journeymap.ratelimits.RATES, e.g. {"login_ip": "10/m", "note_user": "60/m"}.
+RATE_LIMITS: dict[str, str] = {}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -190,6 +214,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Rate limits count each client, not the proxy: the address the proxy adds to X-Forwarded-For.
+    RATELIMIT_IP_META_KEY = "journeymap.ratelimits.forwarded_ip"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and not TESTING)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and not TESTING)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -108,6 +108,8 @@ class LiveServer:
             SQLITE_PATH=str(self.sqlite_path),
             PYTHONUNBUFFERED="1",
             LOG_LEVEL=os.environ.get("LIVE_SERVER_LOG_LEVEL", "INFO"),
+            # Browser tests sign in many times from one address; the limits have their own tests.
+            RATELIMIT_ENABLE="0",
         )
         env.update(extra)
         return env

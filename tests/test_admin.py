@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from boards import services as board_services
 from boards.models import Vote, VotingRound
+from workshops import services as workshop_services
 from workshops.models import Action, ActionUpdate
 
 MODELS = [
@@ -31,8 +32,9 @@ def as_superuser(db) -> Client:
 
 
 @pytest.fixture
-def everything(board, participant, manager, outsider):
+def everything(board, facilitator, participant, manager, outsider):
     """A board with a note and a vote on it, so every changelist has a row."""
+    workshop_services.create_invitation(actor=facilitator, workshop=board.workshop)
     phase = board.phases.first()
     note = board_services.add_note(
         actor=participant,

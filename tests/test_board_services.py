@@ -1171,7 +1171,7 @@ def test_it_broadcasts_the_push_after_the_commit(
     assert listener.receive() == {"type": "test.marker"}, "the push went out before the commit"
     push = listener.receive()
     event = last_event(board)
-    assert push == {"type": events.PUSH_TYPE, "seq": event.seq, "html": event.html}
+    assert push == {"type": events.PUSH_TYPE, "scenario": board.pk, "seq": event.seq, "html": event.html}
     assert event.seq == 2
     assert f'id="notes-mi-{mi.pk}"' in push["html"] and f'id="note-{note.pk}"' in push["html"]
 

@@ -343,7 +343,7 @@ def _feed_links(request: HttpRequest, member: Membership) -> dict[str, Any]:
 @require_GET
 def my_actions(request: HttpRequest) -> HttpResponse:
     memberships = (
-        Membership.objects.filter(user=request.user)
+        Membership.objects.filter(user=request.user, revoked_at__isnull=True)
         .select_related("team")
         .order_by("team__name", "pk")
     )
@@ -471,7 +471,8 @@ def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
         "follow_ups": list(workshop.follow_ups.order_by("date", "pk")),
         "can_plan_next": member.is_facilitator and workshop.status == WorkshopStatus.CLOSED,
         "today": today,
-        **review_first(workshop),
+        # A guest's seat opens this workshop only: not the earlier sessions' actions.
+        **(review_first(workshop) if not member.is_guest else {"previous_workshop": None, "review_actions": []}),
     }
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from workshops.models import Action, ActionUpdate, Membership, Persona, Team, Workshop
+from workshops.models import (
+    Action,
+    ActionUpdate,
+    Invitation,
+    Membership,
+    Persona,
+    Team,
+    Workshop,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,9 +40,11 @@ class TeamAdmin(ReadOnlyAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "user", "team", "role", "business_function", "created"]
+    list_display = [
+        "__str__", "user", "team", "role", "business_function", "workshop", "revoked_at", "created"
+    ]
     list_filter = ["role", "business_function", "team"]
-    list_select_related = ["user", "team"]
+    list_select_related = ["user", "team", "workshop"]
     search_fields = [
         "display_name",
         "user__username",
@@ -51,6 +61,16 @@ class WorkshopAdmin(ReadOnlyAdmin):
     list_select_related = ["team", "follows_up"]
     search_fields = ["title", "team__name"]
     date_hierarchy = "date"
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ["workshop", "created", "expires_at", "revoked_at", "created_by"]
+    list_filter = ["workshop__team"]
+    list_select_related = ["workshop", "created_by__user", "created_by__team"]
+    search_fields = ["workshop__title", "workshop__team__name"]
+    exclude = ["token_hash"]  # only a hash, but of no use to anyone reading the admin
+    date_hierarchy = "created"
 
 
 @admin.register(Persona)

@@ -43,7 +43,7 @@ def read_token(token: str) -> tuple[Membership, str] | None:
         return None
     member = (
         Membership.objects.select_related("user", "team")
-        .filter(pk=int(pk), user__is_active=True)
+        .filter(pk=int(pk), user__is_active=True, revoked_at__isnull=True)
         .first()
     )
     if member is None:
@@ -62,6 +62,8 @@ def feed_actions(member: Membership, scope: str) -> QuerySet[Action]:
         actions = actions.filter(owner=member)
     else:
         actions = actions.filter(workshop__team_id=member.team_id)
+        if member.workshop_id is not None:  # a guest's "team" is their one workshop
+            actions = actions.filter(workshop_id=member.workshop_id)
     notes = Note.objects.select_related("phase", "micro_interaction").order_by(
         "phase__order", "order", "pk"
     )

@@ -72,6 +72,10 @@ class Scenario(models.Model):
     # A running timer has an end; a paused one has the seconds it had left.
     timer_ends_at = models.DateTimeField(null=True, blank=True)
     timer_remaining = models.PositiveIntegerField(null=True, blank=True)
+    # Consensus mode: everyone may rate each micro-interaction's emotion while it is open.
+    rating_open = models.BooleanField(
+        default=False, help_text="Everyone may rate how the customer feels at each step."
+    )
 
     class Meta:
         ordering = ["pk"]
@@ -271,3 +275,88 @@ class BoardEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scenario_id}#{self.seq} {self.kind}"
+
+
+# Insights: consensus on emotions, and the evidence behind a touchpoint ----------------------------
+
+
+class EmotionRating(models.Model):
+    """One person's rating of how the customer feels at one micro-interaction (consensus mode).
+
+    Ratings are only ever shown pooled (median and spread), never by name.
+    """
+
+    interaction = models.ForeignKey(MicroInteraction, on_delete=models.CASCADE, related_name="ratings")
+    member = models.ForeignKey("workshops.Membership", on_delete=models.CASCADE, related_name="+")
+    value = models.SmallIntegerField()
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["interaction", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["interaction", "member"], name="rating_unique_per_member"),
+            models.CheckConstraint(
+                condition=models.Q(value__gte=-2, value__lte=2), name="rating_value_range"
+            ),
+        ]
+
+
+class TouchpointMetric(models.Model):
+    """A measure of a touchpoint: NPS, CSAT, conversion, wait time… with where it comes from."""
+
+    interaction = models.ForeignKey(MicroInteraction, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=60)
+    value = models.DecimalField(max_digits=14, decimal_places=4)
+    unit = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=120, blank=True)
+    date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "workshops.Membership", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["interaction", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.display_value}{self.unit}"
+
+    @property
+    def display_value(self) -> str:
+        """32 rather than 32.0000, 4.3 rather than 4.3000."""
+        return format_decimal(self.value)
+
+    @property
+    def value_with_unit(self) -> str:
+        """"4.3/5", "2.4%", "12 min": a word-like unit gets a space, a sign doesn't."""
+        if not self.unit:
+            return self.display_value
+        joined = self.unit[0] in "%/°‰"
+        return f"{self.display_value}{'' if joined else ' '}{self.unit}"
+
+
+class CustomerQuote(models.Model):
+    """What a customer said about a touchpoint, in their words, and where it was heard."""
+
+    interaction = models.ForeignKey(MicroInteraction, on_delete=models.CASCADE, related_name="quotes")
+    text = models.TextField(max_length=1000)
+    source = models.CharField(max_length=120, blank=True)
+    date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "workshops.Membership", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["interaction", "pk"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+def format_decimal(value) -> str:
+    """A decimal without trailing zeros and never in exponent form: 32, 4.3, 0.25, 1200."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text

@@ -145,3 +145,58 @@ class ActionForm(IdempotentForm):
             (m.pk, f"{m.name} · {m.get_business_function_display()}") for m in members
         ]
         self.fields["notes"].choices = [(n.pk, n.text) for n in notes]
+
+
+# Insights -----------------------------------------------------------------------------------------
+
+
+class EmotionRatingForm(IdempotentForm):
+    """One person's rating in consensus mode; empty takes it back."""
+
+    value = forms.TypedChoiceField(
+        choices=[("", "Take my rating back")] + [(str(v), str(v)) for v in range(-2, 3)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+
+
+class MetricForm(IdempotentForm):
+    name = forms.CharField(max_length=60, label="Measure", help_text="NPS, CSAT, conversion, wait time…")
+    value = forms.DecimalField(max_digits=14, decimal_places=4, label="Value")
+    unit = forms.CharField(max_length=16, required=False, label="Unit", help_text="%, /5, min, €…")
+    source = forms.CharField(max_length=120, required=False, label="Source", help_text="Where it comes from")
+    date = forms.DateField(required=False, label="Measured on", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class QuoteForm(IdempotentForm):
+    text = NoteTextField(max_length=1000, label="What the customer said", widget=forms.Textarea(attrs={"rows": 4}))
+    source = forms.CharField(max_length=120, required=False, label="Source", help_text="Survey, review, call…")
+    date = forms.DateField(required=False, label="Heard on", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ImportForm(forms.Form):
+    """A scenario exported as JSON: a file, or its text pasted."""
+
+    MAX_BYTES = 2 * 1024 * 1024
+
+    file = forms.FileField(required=False, label="JSON file", widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}))
+    text = forms.CharField(required=False, label="…or paste the JSON", widget=forms.Textarea(attrs={"rows": 6}))
+
+    def clean(self):
+        data = super().clean()
+        upload, text = data.get("file"), (data.get("text") or "").strip()
+        if not upload and not text:
+            raise ValidationError("Choose a file exported from Journeymap, or paste its text.")
+        if upload and upload.size > self.MAX_BYTES:
+            self.add_error("file", f"The file is {upload.size // 1024} KB: at most 2 MB.")
+        return data
+
+    def raw(self) -> bytes | str:
+        upload = self.cleaned_data.get("file")
+        return upload.read() if upload else self.cleaned_data["text"]
+
+
+class HistoryForm(forms.Form):
+    seq = forms.IntegerField(required=False, min_value=0)
+    page = forms.IntegerField(required=False, min_value=1)

@@ -14,8 +14,10 @@ from typing import Any
 from django.db.models import Sum
 from django.template.loader import render_to_string
 
+from boards import insights
 from boards.models import (
     Channel,
+    EmotionRating,
     MicroInteraction,
     MomentOfTruth,
     Note,
@@ -29,6 +31,9 @@ from boards.models import (
 )
 
 PAGE = "boards/board.html"
+# The buttons of consensus mode: value, how it is written, what it means.
+RATING_CHOICES = [(-2, "−2", "Very negative"), (-1, "−1", "Negative"), (0, "0", "Neutral"),
+                  (1, "+1", "Positive"), (2, "+2", "Very positive")]
 RANKING_SIZE = 10
 MIN_GROUP = 2  # a business function's votes are shown apart only with at least this many voters
 
@@ -91,6 +96,7 @@ def board_context(scenario: Scenario) -> dict[str, Any]:
     for phase in phases:
         phase.interaction_list = mis_by_phase[phase.pk]
         phase.note_list = by_phase[phase.pk]
+    insights.attach_evidence(interactions)
     return {
         "scenario": scenario,
         "phases": phases,
@@ -99,9 +105,12 @@ def board_context(scenario: Scenario) -> dict[str, Any]:
         "kinds": NoteKind.choices,
         "moments": MomentOfTruth.choices,
         "stages": Stage.choices,
+        "rating_choices": RATING_CHOICES,
         **session_context(scenario, phases=phases, voting=voting),
         **results_context(scenario, voting=voting, notes=notes),
         **actions_context(scenario),
+        **insights.emotion_context(scenario, phases),
+        "heatmap": insights.heatmap(scenario),
     }
 
 
@@ -220,12 +229,19 @@ def private_context(scenario: Scenario, member) -> dict[str, Any]:
         mine = {str(n): d for n, d in Vote.objects.filter(round=voting, voter=member).values_list("note_id", "dots")}
     used = sum(mine.values())
     hidden = list(notes_queryset().filter(scenario=scenario, author=member, hidden=True))
+    ratings = {
+        str(mi): value
+        for mi, value in EmotionRating.objects.filter(
+            interaction__phase__scenario=scenario, member=member
+        ).values_list("interaction_id", "value")
+    }
     return {
         "my": {
             "round": voting if voting is not None and voting.status == VotingStatus.OPEN else None,
             "votes_json": json.dumps(mine),
             "dots_left": (voting.budget - used) if voting is not None else 0,
             "hidden_notes": hidden,
+            "ratings_json": json.dumps(ratings),
         },
     }
 
@@ -234,14 +250,44 @@ def _render(partial: str, context: dict[str, Any]) -> str:
     return render_to_string(f"{PAGE}#{partial}", {"oob": True, **context})
 
 
+INSIGHTS = ("emotion-curve", "heatmap", "closed-loop")
+
+
 def board(scenario: Scenario) -> str:
-    return _render("board", board_context(scenario))
+    """The map, and what is drawn from it: the emotion curve, the heatmap, the closed loop."""
+    context = board_context(scenario)
+    return "".join(_render(name, context) for name in ("board", *INSIGHTS))
 
 
 def whole_board(scenario: Scenario) -> str:
-    """Everything that is board state: the session bar, the vote results, the map, the actions."""
+    """Everything that is board state: the session bar, the vote results, the map, the actions,
+    and the insights drawn from the map."""
     context = board_context(scenario)
-    return "".join(_render(name, context) for name in ("session", "results", "board", "board-actions"))
+    return "".join(
+        _render(name, context) for name in ("session", "results", "board", "board-actions", *INSIGHTS)
+    )
+
+
+def emotion(scenario: Scenario) -> list[str]:
+    """The emotion curve and the closed loop: pushed whenever an emotion, a moment of truth or the
+    order of steps changes."""
+    context = {"scenario": scenario, **insights.emotion_context(scenario)}
+    return [_render("emotion-curve", context), _render("closed-loop", context)]
+
+
+def heatmap(scenario: Scenario) -> str:
+    """The friction heatmap: pushed with every change to notes, channels or the revealed vote."""
+    return _render("heatmap", {"scenario": scenario, "heatmap": insights.heatmap(scenario)})
+
+
+def insight_fragments(scenario: Scenario) -> list[str]:
+    return [*emotion(scenario), heatmap(scenario)]
+
+
+def evidence(mi: MicroInteraction) -> str:
+    """A micro-interaction's metrics and customer quotes."""
+    insights.attach_evidence([mi])
+    return _render("evidence", {"mi": mi})
 
 
 def session(scenario: Scenario) -> str:
@@ -276,7 +322,10 @@ def phase_column(phase: Phase) -> str:
     for mi in interactions:
         mi.note_list = by_mi[mi.pk]
     phase.interaction_list = interactions
-    return _render("phase", {"phase": phase, "scenario": scenario})
+    insights.attach_evidence(interactions)
+    # A step added or moved changes the curve's shape, and the heatmap's columns.
+    context = {"phase": phase, "scenario": scenario, "rating_choices": RATING_CHOICES}
+    return _render("phase", context) + "".join(insight_fragments(scenario))
 
 
 def scenario_header(scenario: Scenario) -> str:
@@ -299,7 +348,8 @@ def notes(scenario: Scenario, notes: Iterable[Note]) -> list[str]:
 
 
 def note(note: Note) -> str:
-    return notes(note.scenario, [note])[0]
+    """An edited note, and the heatmap (its kind may have changed)."""
+    return notes(note.scenario, [note])[0] + heatmap(note.scenario)
 
 
 def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
@@ -314,4 +364,6 @@ def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
     items = list(qs)
     if items:
         annotate_notes(items[0].scenario, items, current_round(items[0].scenario))
-    return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk})
+    scenario = Scenario.objects.get(phases=phase_id)
+    # A note added, moved or deleted changes the friction heatmap.
+    return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk}) + heatmap(scenario)

@@ -8,7 +8,9 @@ post take effect once; `version` makes a concurrent edit fail loudly instead of 
 
 from __future__ import annotations
 
+import datetime
 import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +22,8 @@ from boards import events, render
 from boards.journey_templates import TEMPLATES
 from boards.models import (
     Channel,
+    CustomerQuote,
+    EmotionRating,
     MicroInteraction,
     MomentOfTruth,
     Note,
@@ -27,6 +31,7 @@ from boards.models import (
     Phase,
     Scenario,
     Stage,
+    TouchpointMetric,
     Vote,
     VotingRound,
     VotingStatus,
@@ -367,8 +372,9 @@ def update_micro_interaction(
         scenario=scenario,
         kind="interaction.updated",
         actor_id=actor.pk,
-        payload={"interaction": current.pk, "emotion": current.emotion},
-        fragments=[render.interaction_header(current)],
+        payload={"interaction": current.pk, "emotion": current.emotion, "action": current.action,
+                 "channel": current.channel, "moment_of_truth": current.moment_of_truth},
+        fragments=[render.interaction_header(current), *render.insight_fragments(scenario)],
         request_id=request_id,
     )
     return current
@@ -399,7 +405,7 @@ def rate_micro_interaction(
         kind="interaction.rated",
         actor_id=actor.pk,
         payload={"interaction": current.pk, "emotion": current.emotion, "moment_of_truth": moment_of_truth},
-        fragments=[render.interaction_header(current)],
+        fragments=[render.interaction_header(current), *render.emotion(scenario)],
         request_id=request_id,
     )
     return current
@@ -894,3 +900,330 @@ def reveal_votes(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID
     voting.save(update_fields=["status", "closed"])
     _session_event(scenario, actor, "voting.revealed", {"round": voting.pk}, [render.whole_board(scenario)], request_id)
     return voting
+
+
+# Insights: the team's consensus on emotions ----------------------------------------------------
+
+
+@transaction.atomic
+def set_emotion_rating(
+    *, actor: Membership, scenario: Scenario, open: bool, request_id: uuid.UUID | None = None
+) -> Scenario:
+    """Open (or close) consensus mode: everyone may rate how the customer feels at each step."""
+    scenario = events.lock_board(scenario.pk)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return scenario
+    scenario.rating_open = open
+    scenario.save(update_fields=["rating_open"])
+    _session_event(scenario, actor, "session.rating", {"open": open}, [render.session(scenario)], request_id)
+    return scenario
+
+
+def _board_interaction(scenario: Scenario, interaction: MicroInteraction) -> MicroInteraction:
+    """The micro-interaction read afresh under the board's lock, checked to be on this board."""
+    mi = (
+        MicroInteraction.objects.select_related("phase")
+        .filter(pk=interaction.pk, phase__scenario=scenario)
+        .first()
+    )
+    if mi is None:
+        raise ValidationError("This micro-interaction is no longer on the board.")
+    return mi
+
+
+@transaction.atomic
+def rate_emotion(
+    *,
+    actor: Membership,
+    interaction: MicroInteraction,
+    value: int | None,
+    request_id: uuid.UUID | None = None,
+) -> EmotionRating | None:
+    """The actor's own rating of how the customer feels at a step, from −2 to +2 (None takes it
+    back). The board shows only the median and the spread: the event names nobody, and the
+    person sees their own rating through their private panel."""
+    scenario = events.lock_board(interaction.phase.scenario_id)
+    require_member(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return EmotionRating.objects.filter(interaction_id=interaction.pk, member=actor).first()
+    if not scenario.rating_open:
+        raise ValidationError("Emotion rating is closed: the facilitator opens it.")
+    mi = _board_interaction(scenario, interaction)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not -2 <= value <= 2):
+        raise ValidationError({"value": "Rate from −2 (very negative) to +2 (very positive)."})
+    rating = EmotionRating.objects.filter(interaction=mi, member=actor).first()
+    if value is None:
+        if rating is None:
+            raise ValidationError("You have not rated this step.")
+        rating_id = rating.pk
+        rating.delete()
+        rating = None
+    else:
+        if rating is None:
+            rating = EmotionRating.objects.create(interaction=mi, member=actor, value=value)
+        else:
+            rating.value, rating.updated = value, timezone.now()
+            rating.save(update_fields=["value", "updated"])
+        rating_id = rating.pk
+    events.append(
+        scenario=scenario,
+        kind="emotion.rated",
+        actor_id=None,
+        payload={"interaction": mi.pk, "rating": rating_id, "value": value},
+        fragments=render.emotion(scenario),
+        request_id=request_id,
+    )
+    events.push_private(scenario_id=scenario.pk, member_id=actor.pk, html=render.private_panel(scenario, actor))
+    return rating
+
+
+# Insights: the evidence behind a touchpoint ----------------------------------------------------
+
+METRIC_NAME_MAX = 60
+METRIC_UNIT_MAX = 16
+SOURCE_MAX = 120
+QUOTE_MAX = 1000
+METRIC_PLACES = Decimal("0.0001")
+METRIC_LIMIT = Decimal("9999999999.9999")
+
+
+def evidence_date(value: datetime.date | None, field: str = "date") -> datetime.date | None:
+    if value is not None and value > timezone.localdate():
+        raise ValidationError({field: "Pick a date that has passed: evidence is what was measured or heard."})
+    return value
+
+
+def metric_value(value: Decimal | int | float | str, field: str = "value") -> Decimal:
+    """A metric's number: finite, at most ten digits before the point and four after."""
+    message = "Give a number, e.g. 42, 4.3 or -12.5 (at most four decimals)."
+    if isinstance(value, bool):
+        raise ValidationError({field: message})
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError({field: message}) from None
+    if not number.is_finite() or abs(number) > METRIC_LIMIT or number != number.quantize(METRIC_PLACES):
+        raise ValidationError({field: message})
+    return number.quantize(METRIC_PLACES)
+
+
+def _metric_fields(name: str, value, unit: str, source: str, date) -> dict[str, Any]:
+    return {
+        "name": clean_text(name, field="name", max_length=METRIC_NAME_MAX),
+        "value": metric_value(value),
+        "unit": clean_text(unit, field="unit", max_length=METRIC_UNIT_MAX, required=False),
+        "source": clean_text(source, field="source", max_length=SOURCE_MAX, required=False),
+        "date": evidence_date(date),
+    }
+
+
+def _quote_fields(text: str, source: str, date) -> dict[str, Any]:
+    return {
+        "text": clean_text(text, field="text", max_length=QUOTE_MAX),
+        "source": clean_text(source, field="source", max_length=SOURCE_MAX, required=False),
+        "date": evidence_date(date),
+    }
+
+
+def _iso(date: datetime.date | None) -> str | None:
+    return date.isoformat() if date else None
+
+
+@transaction.atomic
+def add_metric(
+    *,
+    actor: Membership,
+    interaction: MicroInteraction,
+    name: str,
+    value: Decimal | int | float | str,
+    unit: str = "",
+    source: str = "",
+    date: datetime.date | None = None,
+    request_id: uuid.UUID | None = None,
+) -> TouchpointMetric:
+    """A measure on a step (NPS, CSAT, conversion, wait time…), with its source and date."""
+    scenario = events.lock_board(interaction.phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        metric = TouchpointMetric.objects.filter(pk=done.payload["metric"]).first()
+        if metric is None:
+            raise ValidationError("This metric was added, then removed in the meantime.", code="gone")
+        return metric
+    mi = _board_interaction(scenario, interaction)
+    metric = TouchpointMetric.objects.create(
+        interaction=mi, created_by=actor, **_metric_fields(name, value, unit, source, date)
+    )
+    events.append(
+        scenario=scenario,
+        kind="evidence.metric_added",
+        actor_id=actor.pk,
+        payload={"metric": metric.pk, "interaction": mi.pk, "name": metric.name, "value": str(metric.value),
+                 "unit": metric.unit, "source": metric.source, "date": _iso(metric.date)},
+        fragments=[render.evidence(mi)],
+        request_id=request_id,
+    )
+    return metric
+
+
+@transaction.atomic
+def add_quote(
+    *,
+    actor: Membership,
+    interaction: MicroInteraction,
+    text: str,
+    source: str = "",
+    date: datetime.date | None = None,
+    request_id: uuid.UUID | None = None,
+) -> CustomerQuote:
+    """A customer's words about a step, with where and when they were heard."""
+    scenario = events.lock_board(interaction.phase.scenario_id)
+    require_facilitator(actor, scenario)
+    if done := events.applied_event(scenario, request_id):
+        quote = CustomerQuote.objects.filter(pk=done.payload["quote"]).first()
+        if quote is None:
+            raise ValidationError("This quote was added, then removed in the meantime.", code="gone")
+        return quote
+    mi = _board_interaction(scenario, interaction)
+    quote = CustomerQuote.objects.create(interaction=mi, created_by=actor, **_quote_fields(text, source, date))
+    events.append(
+        scenario=scenario,
+        kind="evidence.quote_added",
+        actor_id=actor.pk,
+        payload={"quote": quote.pk, "interaction": mi.pk, "text": quote.text, "source": quote.source,
+                 "date": _iso(quote.date)},
+        fragments=[render.evidence(mi)],
+        request_id=request_id,
+    )
+    return quote
+
+
+def _remove_evidence(
+    *, actor: Membership, model: type, pk: int, kind: str, key: str, request_id: uuid.UUID | None
+) -> None:
+    found = model.objects.filter(pk=pk).values_list("interaction__phase__scenario_id", flat=True).first()
+    if found is None:
+        return  # already gone: removing twice is not an error
+    scenario = events.lock_board(found)
+    require_facilitator(actor, scenario)
+    if events.applied_event(scenario, request_id):
+        return
+    item = model.objects.select_related("interaction").filter(pk=pk).first()
+    if item is None:
+        return
+    mi = item.interaction
+    item.delete()
+    events.append(
+        scenario=scenario,
+        kind=kind,
+        actor_id=actor.pk,
+        payload={key: pk, "interaction": mi.pk},
+        fragments=[render.evidence(mi)],
+        request_id=request_id,
+    )
+
+
+@transaction.atomic
+def remove_metric(*, actor: Membership, metric: TouchpointMetric, request_id: uuid.UUID | None = None) -> None:
+    _remove_evidence(actor=actor, model=TouchpointMetric, pk=metric.pk, kind="evidence.metric_removed",
+                     key="metric", request_id=request_id)
+
+
+@transaction.atomic
+def remove_quote(*, actor: Membership, quote: CustomerQuote, request_id: uuid.UUID | None = None) -> None:
+    _remove_evidence(actor=actor, model=CustomerQuote, pk=quote.pk, kind="evidence.quote_removed",
+                     key="quote", request_id=request_id)
+
+
+# Sharing journeys: importing a scenario exported as JSON ------------------------------------------
+
+
+@transaction.atomic
+def import_scenario(*, actor: Membership, workshop: Workshop, data: Any) -> Scenario:
+    """A new board from a scenario exported as JSON (boards.exports.scenario_document), from this
+    instance or another: phases, steps with their emotions and moments of truth, evidence and
+    notes. The document is checked strictly first; nothing is written unless all of it is valid.
+
+    Notes come in as the importer's (people's names don't travel between teams), and the team's
+    persona of the same name, if there is one, is linked.
+    """
+    from boards import exports
+
+    if actor.team_id != workshop.team_id or not actor.is_facilitator:
+        raise PermissionDenied("Only a facilitator of this team can import a scenario.")
+    journey = exports.parse_scenario(data)
+    persona = None
+    if journey.persona_name:
+        persona = Persona.objects.filter(team_id=workshop.team_id, name__iexact=journey.persona_name).first()
+    scenario = Scenario.objects.create(
+        workshop=workshop, persona=persona, title=journey.title, description=journey.description
+    )
+    phases = Phase.objects.bulk_create(
+        Phase(scenario=scenario, order=i, name=p.name, goal=p.goal) for i, p in enumerate(journey.phases)
+    )
+    pairs = [(phase, j, step) for phase, p in zip(phases, journey.phases, strict=True) for j, step in enumerate(p.interactions)]
+    steps = MicroInteraction.objects.bulk_create(
+        MicroInteraction(phase=phase, order=j, action=step.action, channel=step.channel, emotion=step.emotion,
+                         moment_of_truth=step.moment_of_truth)
+        for phase, j, step in pairs
+    )
+    metrics = TouchpointMetric.objects.bulk_create(
+        TouchpointMetric(interaction=mi, created_by=actor, name=m.name, value=m.value, unit=m.unit,
+                         source=m.source, date=m.date)
+        for mi, (_, _, step) in zip(steps, pairs, strict=True) for m in step.metrics
+    )
+    quotes = CustomerQuote.objects.bulk_create(
+        CustomerQuote(interaction=mi, created_by=actor, text=q.text, source=q.source, date=q.date)
+        for mi, (_, _, step) in zip(steps, pairs, strict=True) for q in step.quotes
+    )
+    step_of = {id(step): mi for mi, (_, _, step) in zip(steps, pairs, strict=True)}
+    notes = Note.objects.bulk_create(
+        [
+            Note(scenario=scenario, phase=phase, micro_interaction=step_of[id(step)], author=actor, kind=n.kind,
+                 text=n.text, order=k)
+            for phase, p in zip(phases, journey.phases, strict=True)
+            for step in p.interactions
+            for k, n in enumerate(step.notes)
+        ]
+        + [
+            Note(scenario=scenario, phase=phase, author=actor, kind=n.kind, text=n.text, order=k)
+            for phase, p in zip(phases, journey.phases, strict=True)
+            for k, n in enumerate(p.notes)
+        ]
+    )
+    scenario = events.lock_board(scenario.pk)
+    # The log keeps the whole imported board, so its history can be replayed from the start.
+    events.append(
+        scenario=scenario,
+        kind="scenario.imported",
+        actor_id=actor.pk,
+        payload={
+            "title": scenario.title,
+            "phases": [
+                {"phase": phase.pk, "name": phase.name, "goal": phase.goal,
+                 "interactions": [
+                     {"interaction": mi.pk, "action": mi.action, "channel": mi.channel, "emotion": mi.emotion,
+                      "moment_of_truth": mi.moment_of_truth}
+                     for mi in steps if mi.phase_id == phase.pk
+                 ]}
+                for phase in phases
+            ],
+            "notes": [
+                {"note": n.pk, "phase": n.phase_id, "interaction": n.micro_interaction_id, "kind": n.kind,
+                 "text": n.text}
+                for n in notes
+            ],
+            "metrics": [
+                {"metric": m.pk, "interaction": m.interaction_id, "name": m.name, "value": str(m.value),
+                 "unit": m.unit, "source": m.source, "date": _iso(m.date)}
+                for m in metrics
+            ],
+            "quotes": [
+                {"quote": q.pk, "interaction": q.interaction_id, "text": q.text, "source": q.source,
+                 "date": _iso(q.date)}
+                for q in quotes
+            ],
+        },
+        fragments=[],
+    )
+    return scenario

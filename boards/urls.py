@@ -29,4 +29,20 @@ urlpatterns = [
     path("boards/<int:pk>/voting/reveal/", views.voting_reveal, name="voting-reveal"),
     path("notes/<int:pk>/vote/", views.note_vote, name="note-vote"),
     path("boards/<int:pk>/actions/new/", views.action_create, name="action-create"),
+    # Insights
+    path("boards/<int:pk>/session/rating/", views.session_rating, name="session-rating"),
+    path("interactions/<int:pk>/rate/", views.emotion_rate, name="emotion-rate"),
+    path("interactions/<int:pk>/evidence/", views.evidence, name="evidence"),
+    path("interactions/<int:pk>/metrics/new/", views.metric_add, name="metric-add"),
+    path("interactions/<int:pk>/quotes/new/", views.quote_add, name="quote-add"),
+    path("metrics/<int:pk>/remove/", views.metric_remove, name="metric-remove"),
+    path("quotes/<int:pk>/remove/", views.quote_remove, name="quote-remove"),
+    path("boards/<int:pk>/history/", views.board_history, name="board-history"),
+    # Exports and sharing
+    path("boards/<int:pk>/poster/", views.poster, name="board-poster"),
+    path("boards/<int:pk>/poster.pdf", views.poster_pdf, name="board-poster-pdf"),
+    path("boards/<int:pk>/notes.csv", views.export_csv, name="board-export-csv"),
+    path("boards/<int:pk>/scenario.json", views.export_json, name="board-export-json"),
+    path("workshops/<int:pk>/scenarios/import/", views.scenario_import, name="scenario-import"),
+    path("workshops/<int:pk>/summary.md", views.summary_markdown, name="workshop-summary-md"),
 ]

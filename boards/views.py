@@ -2,33 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from boards import exports, insights, services
+from boards import history as board_history_module
 from boards import render as fragments
-from boards import services
 from boards.forms import (
     ActionForm,
+    EmotionRatingForm,
     FocusForm,
+    HistoryForm,
     IdempotentForm,
+    ImportForm,
     InteractionForm,
+    MetricForm,
     MoveForm,
     NoteEditForm,
     NoteForm,
     NoteMoveForm,
     PhaseForm,
+    QuoteForm,
     StageForm,
     TimerForm,
     ToggleForm,
@@ -36,7 +48,7 @@ from boards.forms import (
     VotingRoundForm,
     add_service_errors,
 )
-from boards.models import MicroInteraction, NoteKind, Phase
+from boards.models import CustomerQuote, MicroInteraction, NoteKind, Phase, TouchpointMetric
 from workshops import access
 
 PAGE = "boards/board.html"
@@ -93,6 +105,7 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     context = fragments.board_context(scenario)  # last_seq was read before the board: see events.catch_up
     context.update(
         member=member,
+        board_filter=insights.board_filter(context["phases"], request.GET),
         capture=_capture_context(scenario),
         present=[],
         server_now_ms=int(timezone.now().timestamp() * 1000),
@@ -634,3 +647,237 @@ def action_create(request: HttpRequest, pk: int) -> HttpResponse:
         "title": "Make it an action", "form": form, "action": reverse("action-create", args=[scenario.pk]),
         "submit": "Create action",
     }, status)
+
+
+# Insights: consensus on emotions, evidence, the heatmap's filter --------------------------------
+
+
+@login_required
+@require_POST
+def session_rating(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open or close consensus mode: everyone rates how the customer feels at each step."""
+    scenario, member = _facilitated(request, pk)
+    form = ToggleForm({"value": request.POST.get("rating"), "request_id": request.POST.get("request_id")})
+    if not form.is_valid():
+        return render_message("Open or close emotion rating?", 422)
+    services.set_emotion_rating(actor=member, scenario=scenario, open=form.cleaned_data["value"],
+                                request_id=form.cleaned_data["request_id"])
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def emotion_rate(request: HttpRequest, pk: int) -> HttpResponse:
+    """A person's own rating of a step (−2…+2, or empty to take it back). The answer goes to
+    their toast: empty when it worked; the curve arrives through the websocket."""
+    mi, member = access.get_interaction(request.user, pk)
+    form = EmotionRatingForm(request.POST)
+    if not form.is_valid():
+        return render_message("Rate from −2 (very negative) to +2 (very positive).", 422)
+    try:
+        services.rate_emotion(actor=member, interaction=mi, value=form.cleaned_data["value"],
+                              request_id=form.cleaned_data["request_id"])
+    except ValidationError as exc:
+        return _error(exc)
+    return render_message("")
+
+
+def _evidence_item(model: type, user, pk: int):
+    """A metric or a quote, and the user's membership of its board's team (404 outside it)."""
+    item = model.objects.select_related("interaction__phase__scenario__workshop").filter(pk=pk).first()
+    if item is None:
+        raise Http404
+    workshop = item.interaction.phase.scenario.workshop
+    return item, access.membership(user, workshop.team_id, workshop.pk)
+
+
+def _evidence_dialog(request: HttpRequest, mi: MicroInteraction, status: int = 200) -> HttpResponse:
+    insights.attach_evidence([mi])
+    return render(request, f"{PAGE}#evidence-dialog", {"mi": mi}, status=status)
+
+
+@login_required
+@require_GET
+def evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    """A step's metrics and quotes, to add to or remove from (facilitators)."""
+    mi, member = access.get_interaction(request.user, pk)
+    access.require_facilitator(member)
+    return _evidence_dialog(request, mi)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def metric_add(request: HttpRequest, pk: int) -> HttpResponse:
+    mi, member = access.get_interaction(request.user, pk)
+    access.require_facilitator(member)
+    form = MetricForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.add_metric(actor=member, interaction=mi, name=d["name"], value=d["value"], unit=d["unit"],
+                                source=d["source"], date=d["date"], request_id=d["request_id"])
+            return _evidence_dialog(request, mi)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    return _dialog(request, {
+        "title": "Add a metric", "quote": mi.action, "form": form,
+        "action": reverse("metric-add", args=[mi.pk]), "submit": "Add metric",
+    }, 422 if request.method == "POST" else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def quote_add(request: HttpRequest, pk: int) -> HttpResponse:
+    mi, member = access.get_interaction(request.user, pk)
+    access.require_facilitator(member)
+    form = QuoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.add_quote(actor=member, interaction=mi, text=d["text"], source=d["source"], date=d["date"],
+                               request_id=d["request_id"])
+            return _evidence_dialog(request, mi)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    return _dialog(request, {
+        "title": "Add a customer quote", "quote": mi.action, "form": form,
+        "action": reverse("quote-add", args=[mi.pk]), "submit": "Add quote",
+    }, 422 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def metric_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    metric, member = _evidence_item(TouchpointMetric, request.user, pk)
+    access.require_facilitator(member)
+    services.remove_metric(actor=member, metric=metric, request_id=_uuid(request.POST.get("request_id")))
+    return _evidence_dialog(request, metric.interaction)
+
+
+@login_required
+@require_POST
+def quote_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    quote, member = _evidence_item(CustomerQuote, request.user, pk)
+    access.require_facilitator(member)
+    services.remove_quote(actor=member, quote=quote, request_id=_uuid(request.POST.get("request_id")))
+    return _evidence_dialog(request, quote.interaction)
+
+
+# Exports: the poster, CSV, JSON (and its import), the Markdown summary -------------------------------
+
+
+def _filename(*parts: str) -> str:
+    return "-".join(slugify(p) or "board" for p in parts)
+
+
+def _poster_context(request: HttpRequest, pk: int) -> dict[str, Any]:
+    scenario, member = access.get_scenario(request.user, pk)
+    context = fragments.board_context(scenario)
+    context.update(member=member, printed=timezone.localtime())
+    return context
+
+
+@login_required
+@require_GET
+def poster(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole journey on one A3 landscape page: print it, or save it as PDF from the browser."""
+    return render(request, "boards/poster.html", _poster_context(request, pk))
+
+
+@login_required
+@require_GET
+async def poster_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The poster as a PDF file, made on the server (WeasyPrint) from the same page. The page is
+    rendered as any other; the PDF is made in a worker thread, so the seconds it takes hold up no
+    other request."""
+
+    def page() -> tuple[str, str, str]:
+        context = _poster_context(request, pk)
+        html = render_to_string("boards/poster.html", {**context, "pdf": True}, request=request)
+        with open(finders.find("css/app.css"), encoding="utf-8") as css:
+            return html, css.read(), _filename(context["scenario"].title, "poster")
+
+    html, css, name = await sync_to_async(page)()
+    pdf = await asyncio.to_thread(exports.poster_pdf, html, [css])
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response
+
+
+@login_required
+@require_GET
+def export_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """The board's notes (as everyone sees them) and its actions, for a spreadsheet."""
+    from workshops.action_views import _cell as spreadsheet_cell
+
+    scenario, _ = access.get_scenario(request.user, pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(scenario.title, "notes")}.csv"'
+    response.write("\ufeff")  # Excel then reads the accents as UTF-8
+    exports.notes_csv(scenario, response, spreadsheet_cell)
+    return response
+
+
+@login_required
+@require_GET
+def export_json(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole scenario as JSON, to import into another workshop, team or instance."""
+    scenario, _ = access.get_scenario(request.user, pk)
+    response = JsonResponse(exports.scenario_document(scenario), json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{_filename(scenario.title)}.journey.json"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scenario_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new board in this workshop from a scenario exported as JSON (facilitators)."""
+    workshop, member = access.get_workshop(request.user, pk)
+    access.require_facilitator(member)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            scenario = services.import_scenario(actor=member, workshop=workshop, data=exports.read_json(form.raw()))
+        except ValidationError as exc:
+            problems = exc.messages
+        else:
+            messages.success(request, f"“{scenario.title}” is imported: {scenario.phases.count()} phases, ready to use.")
+            return redirect("board", pk=scenario.pk)
+    context = {"workshop": workshop, "member": member, "form": form, "problems": problems}
+    return render(request, "boards/import.html", context, status=422 if request.method == "POST" else 200)
+
+
+@login_required
+@require_GET
+def summary_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    """The workshop summary as a Markdown file, for a wiki, an e-mail or a repository."""
+    workshop, _ = access.get_workshop(request.user, pk)
+    response = HttpResponse(exports.workshop_markdown(workshop), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{_filename(workshop.title, "summary", workshop.date.isoformat())}.md"'
+    )
+    return response
+
+
+# History --------------------------------------------------------------------------------------------
+
+TIMELINE_PAGE = 100
+
+
+@login_required
+@require_GET
+def board_history(request: HttpRequest, pk: int) -> HttpResponse:
+    """The board's event log as a timeline, and the board as it was at any seq (read-only)."""
+    scenario, member = access.get_scenario(request.user, pk)
+    form = HistoryForm(request.GET)
+    valid = form.is_valid()
+    seq = form.cleaned_data["seq"] if valid else None
+    past = board_history_module.replay(scenario, upto=seq)
+    paginator = Paginator(list(reversed(past.timeline)), TIMELINE_PAGE)
+    page = paginator.get_page(form.cleaned_data["page"] if valid else 1)
+    return render(request, "boards/history.html", {
+        "scenario": scenario, "member": member, "past": past, "page": page,
+        "previous_seq": past.seq - 1 if past.seq > 1 else None,
+        "next_seq": past.seq + 1 if past.seq < past.last_seq else None,
+    })

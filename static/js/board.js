@@ -109,6 +109,21 @@
     });
   }
 
+  // Consensus mode: light up the emotion this person gave each step (only they see it).
+  function paintMyRatings() {
+    var panel = document.getElementById("my-panel");
+    var mine = {};
+    try { mine = JSON.parse(panel ? panel.getAttribute("data-ratings") : "{}") || {}; } catch (err) { mine = {}; }
+    document.querySelectorAll(".rate-tools[data-interaction]").forEach(function (tools) {
+      var value = mine[tools.getAttribute("data-interaction")];
+      tools.querySelectorAll("button.rate[data-value]").forEach(function (b) {
+        var on = value !== undefined && String(value) === b.getAttribute("data-value");
+        b.classList.toggle("is-mine", on);
+        b.setAttribute("aria-pressed", on ? "true" : "false");
+      });
+    });
+  }
+
   function applyFocus() {
     var session = document.getElementById("session");
     var focus = session ? session.getAttribute("data-focus") : "";
@@ -144,6 +159,7 @@
   function refresh() {
     keepControls();
     paintMyDots();
+    paintMyRatings();
     applyFocus();
     tick();
   }

@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", default=d.redis_url)
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="py-spy record the first app server during the first rep at the largest N and rate")
+    p.add_argument("--profile-gil", action="store_true",
+                   help="profile only the samples holding the GIL (CPU), not the waits on the database")
     p.add_argument("--json", type=Path, default=None, help="write every figure here")
     p.add_argument("--markdown", type=Path, default=None, help="write the tables here too")
     p.add_argument("--max-minutes", type=float, default=60, help="start no new block after this")
@@ -84,6 +86,7 @@ def options(args: argparse.Namespace) -> suite.Options:
     o.mode = args.mode
     o.pg_url, o.redis_url = args.pg_url, args.redis_url
     o.profile_dir = args.profile
+    o.profile_gil = args.profile_gil
     o.deadline = time.perf_counter() + args.max_minutes * 60 if args.max_minutes else math.inf
     o.log = lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
     unknown = set(o.configs) - {"embedded", "scaleout"}

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.typing import Origin
 
 from bench.httpclient import Session
@@ -80,20 +80,29 @@ class Participant:
         self.present = 0  # people in the last presence list received
         self.last_message_at = 0.0
         self.closed: str | None = None
+        self.retries = 0  # handshakes tried again
         self._task: asyncio.Task | None = None
 
-    async def open(self, timeout: float) -> None:
+    async def open(self, timeout: float, attempts: int = 3) -> None:
         headers = Headers()
         if self.cookie:
             headers["Cookie"] = self.cookie
-        try:
-            self.ws = await connect(
-                self.url, origin=Origin(self.origin), additional_headers=headers, compression=None,
-                max_size=MAX_MESSAGE, max_queue=None, ping_interval=None, open_timeout=timeout,
-                close_timeout=2, proxy=None, user_agent_header="journeymap-bench",
-            )
-        except InvalidStatus as exc:
-            raise BenchError(f"{self.url} refused the websocket: {exc}") from exc
+        for attempt in range(1, attempts + 1):
+            try:
+                self.ws = await connect(
+                    self.url, origin=Origin(self.origin), additional_headers=headers, compression=None,
+                    max_size=MAX_MESSAGE, max_queue=None, ping_interval=None, open_timeout=timeout,
+                    close_timeout=2, proxy=None, user_agent_header="journeymap-bench",
+                )
+                break
+            except InvalidStatus as exc:
+                raise BenchError(f"{self.url} refused the websocket: {exc}") from exc
+            except (InvalidMessage, OSError, TimeoutError) as exc:
+                # A handshake the busy server dropped: a page would retry too. Counted.
+                if attempt == attempts:
+                    raise BenchError(f"{self.url}: no websocket after {attempts} attempts: {exc!r}") from exc
+                self.retries += 1
+                await asyncio.sleep(0.2 * attempt)
         self._task = asyncio.create_task(self._receive())
 
     async def _receive(self) -> None:

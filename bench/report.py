@@ -71,6 +71,8 @@ def delivered(side: dict[str, Any]) -> str:
         return "–"
     text = f"{side['delivered'] / exp:.4f}"
     extras = [f"{side[k]} {k}" for k in ("duplicates", "gaps", "reorders", "errors") if side.get(k)]
+    if side.get("stale"):
+        extras.append(f"{side['stale']} late from the previous run")
     return text + (f" ({', '.join(extras)})" if extras else "")
 
 
@@ -186,7 +188,8 @@ def _fanout(cfg: dict[str, Any]) -> list[str]:
                 f"| {r['n']} | {r['rate']:g} | {delivered(a)} | {delivered(z)} | {f(a['push_bytes'], 0)} "
                 f"| {f(a['server_cpu_pct'], 0)} | {f(z['server_cpu_pct'], 0)} | {f(a['client_cpu_pct'], 0)} "
                 f"| {f(a['server_rss'] / 2**20, 0)} MiB | {f(ac['rss_per_conn'] / 1024, 0)} | {f(bc['rss_per_conn'] / 1024, 0)} "
-                f"| {f(ac['connect_s'], 1)} + {f(ac['settle_s'], 1)} |"
+                f"| {f(ac['connect_s'], 1)} + {f(ac['settle_s'], 1)}"
+                f"{' (' + str(ac['retries']) + ' handshakes retried)' if ac.get('retries') else ''} |"
             )
     errors = [r["app"]["first_error"] for b in blocks for r in b["runs"] if r["app"]["first_error"]]
     if errors:
@@ -290,6 +293,8 @@ def profile_text(results: dict[str, Any]) -> str:
             if "error" in p:
                 out.append("  py-spy failed: " + p["error"])
                 continue
+            out.append(f"  samples: {p['samples'][0][1] if p['samples'] else 0}; by thread: "
+                       + ", ".join(f"{name} {share:.0f}%" for name, share in p.get("threads", [])))
             out.append("  self time:")
             out += [f"    {share:5.1f}%  {name}" for name, share in p["self"]]
             out.append("  inclusive:")

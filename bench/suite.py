@@ -44,6 +44,7 @@ class Options:
     pg_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/1"
     profile_dir: Path | None = None
+    profile_gil: bool = False
     deadline: float = math.inf  # perf_counter() after which no new block starts
     log: Any = print
 
@@ -91,6 +92,7 @@ async def open_crowd(target, crowd: Crowd) -> dict[str, float]:
     rss1 = stats.rss()
     n = len(crowd.participants)
     return {"connect_s": crowd.connect_s, "settle_s": crowd.settle_s, "rss_before": rss0, "rss_after": rss1,
+            "retries": sum(p.retries for p in crowd.participants),
             "rss_per_conn": (rss1 - rss0) / n if n else math.nan}
 
 
@@ -212,9 +214,9 @@ class ConfigRun:
         if o.profile_dir is None or rep != 0 or n != max(o.sizes) or rate != max(o.rates):
             return None
         path = o.profile_dir / f"{self.config}-n{n}-r{rate:g}.txt"
-        seconds = o.changes / rate + 1
+        seconds = o.changes / rate + 10  # the posts, and the deliveries that lag behind them
         self.log(f"profiling pid {self.app.pids[0]} for {seconds:.0f}s into {path}")
-        return profile.record(self.app.pids[0], seconds, path), path
+        return profile.record(self.app.pids[0], seconds, path, gil=o.profile_gil), path
 
     def finish_profile(self, prof, block: dict[str, Any]) -> None:
         if prof is None:
@@ -376,7 +378,7 @@ def pair_summary(n: int, rate: float, pairs: list[tuple[dict, dict]]) -> dict[st
             "fanout": pooled(0, "fanout"), "recipient": pooled(0, "recipient"), "post": pooled(0, "post"),
             "expected": total(0, "expected"), "delivered": total(0, "delivered"),
             "duplicates": total(0, "duplicates"), "gaps": total(0, "gaps"), "reorders": total(0, "reorders"),
-            "errors": total(0, "errors"), "server_cpu_pct": med(0, "server_cpu_pct"),
+            "errors": total(0, "errors"), "stale": total(0, "stale"), "server_cpu_pct": med(0, "server_cpu_pct"),
             "client_cpu_pct": med(0, "client_cpu_pct"), "push_bytes": med(0, "push_bytes"),
             "achieved_rate": med(0, "achieved_rate"), "server_rss": med(0, "server_rss"),
             "first_error": next((p[0]["first_error"] for p in pairs if p[0]["first_error"]), ""),
@@ -385,7 +387,7 @@ def pair_summary(n: int, rate: float, pairs: list[tuple[dict, dict]]) -> dict[st
             "fanout": pooled(1, "fanout"), "recipient": pooled(1, "recipient"), "post": pooled(1, "post"),
             "expected": total(1, "expected"), "delivered": total(1, "delivered"),
             "duplicates": total(1, "duplicates"), "gaps": total(1, "gaps"), "reorders": total(1, "reorders"),
-            "errors": total(1, "errors"), "server_cpu_pct": med(1, "server_cpu_pct"),
+            "errors": total(1, "errors"), "stale": total(1, "stale"), "server_cpu_pct": med(1, "server_cpu_pct"),
             "client_cpu_pct": med(1, "client_cpu_pct"), "push_bytes": med(1, "push_bytes"),
             "achieved_rate": med(1, "achieved_rate"), "server_rss": med(1, "server_rss"),
             "first_error": next((p[1]["first_error"] for p in pairs if p[1]["first_error"]), ""),

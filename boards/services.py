@@ -501,6 +501,13 @@ def add_note(
     return note
 
 
+def _with_results(scenario: Scenario, note: Note, fragments: list[str]) -> list[str]:
+    """A note with dots may stand in the revealed ranking, which shows its text and place."""
+    if Vote.objects.filter(note=note).exists():
+        fragments.append(render.results(scenario))
+    return fragments
+
+
 def _refresh_private(scenario: Scenario, note: Note) -> None:
     """A hidden note's text reaches only its author, through their private panel."""
     if note.hidden and note.author is not None:
@@ -546,7 +553,7 @@ def edit_note(
         kind="note.edited",
         actor_id=actor.pk,
         payload={"note": current.pk, "text": current.text, "kind": kind, "version": current.version},
-        fragments=[render.note(current)],
+        fragments=_with_results(scenario, current, [render.note(current)]),
         request_id=request_id,
     )
     _refresh_private(scenario, current)
@@ -591,7 +598,7 @@ def move_note(
         kind="note.moved",
         actor_id=actor.pk,
         payload={"note": current.pk, "from": list(old), "to": list(new), "position": current.order},
-        fragments=fragments,
+        fragments=_with_results(scenario, current, fragments),
         request_id=request_id,
     )
     return current
@@ -606,15 +613,22 @@ def delete_note(*, actor: Membership, note: Note, request_id: uuid.UUID | None =
     require_note_editor(actor, current, scenario)
     container = (current.phase_id, current.micro_interaction_id)
     text = current.text
-    current.delete()
+    voters = set(Vote.objects.filter(note=current).values_list("voter_id", flat=True))
+    current.delete()  # and its dots with it
     _renumber(Note, list(_container(*container).order_by("order", "pk")))
     _refresh_private(scenario, current)
+    fragments = [render.note_list(phase_id=container[0], micro_interaction_id=container[1])]
+    if voters:
+        # Its dots are gone: the count of dots cast, the results, and each voter's budget change.
+        fragments += [render.session(scenario), render.results(scenario)]
+        for voter in Membership.objects.filter(pk__in=voters):
+            events.push_private(scenario_id=scenario.pk, member_id=voter.pk, html=render.private_panel(scenario, voter))
     events.append(
         scenario=scenario,
         kind="note.deleted",
         actor_id=actor.pk,
         payload={"note": note.pk, "text": text},
-        fragments=[render.note_list(phase_id=container[0], micro_interaction_id=container[1])],
+        fragments=fragments,
         request_id=request_id,
     )
 
@@ -994,7 +1008,7 @@ def evidence_date(value: datetime.date | None, field: str = "date") -> datetime.
     return value
 
 
-def metric_value(value: Decimal | int | float | str, field: str = "value") -> Decimal:
+def metric_value(value: Decimal | float | str, field: str = "value") -> Decimal:
     """A metric's number: finite, at most ten digits before the point and four after."""
     message = "Give a number, e.g. 42, 4.3 or -12.5 (at most four decimals)."
     if isinstance(value, bool):
@@ -1036,7 +1050,7 @@ def add_metric(
     actor: Membership,
     interaction: MicroInteraction,
     name: str,
-    value: Decimal | int | float | str,
+    value: Decimal | float | str,
     unit: str = "",
     source: str = "",
     date: datetime.date | None = None,

@@ -49,6 +49,7 @@ from boards.forms import (
     add_service_errors,
 )
 from boards.models import CustomerQuote, MicroInteraction, NoteKind, Phase, TouchpointMetric
+from journeymap.ratelimits import limit_note_posts
 from workshops import access
 
 PAGE = "boards/board.html"
@@ -135,6 +136,7 @@ def capture_interactions(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@limit_note_posts
 def note_create(request: HttpRequest, pk: int) -> HttpResponse:
     """The capture form: a note from anyone on the team, phone or laptop."""
     scenario, member = access.get_scenario(request.user, pk)
@@ -183,6 +185,7 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@limit_note_posts
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     """"+ Note" on one micro-interaction or phase, in the dialog."""
     scenario, member = access.get_scenario(request.user, pk)
@@ -613,11 +616,10 @@ def note_vote(request: HttpRequest, pk: int) -> HttpResponse:
 def action_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn friction notes into an action with an owner and a due date."""
     from workshops import services as workshop_services
-    from workshops.models import Membership
 
     scenario, member = _facilitated(request, pk)
     candidates = fragments.action_candidates(scenario)
-    members = list(Membership.objects.filter(team_id=scenario.workshop.team_id).select_related("user"))
+    members = list(access.workshop_seats(scenario.workshop).select_related("user"))
     if request.method == "POST":
         form = ActionForm(request.POST, members=members, notes=candidates)
         if form.is_valid():
@@ -834,9 +836,10 @@ def scenario_import(request: HttpRequest, pk: int) -> HttpResponse:
     """A new board in this workshop from a scenario exported as JSON (facilitators)."""
     workshop, member = access.get_workshop(request.user, pk)
     access.require_facilitator(member)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = ImportForm(request.POST if posted else None, request.FILES if posted else None)
     problems: list[str] = []
-    if request.method == "POST" and form.is_valid():
+    if posted and form.is_valid():
         try:
             scenario = services.import_scenario(actor=member, workshop=workshop, data=exports.read_json(form.raw()))
         except ValidationError as exc:
@@ -845,7 +848,7 @@ def scenario_import(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"“{scenario.title}” is imported: {scenario.phases.count()} phases, ready to use.")
             return redirect("board", pk=scenario.pk)
     context = {"workshop": workshop, "member": member, "form": form, "problems": problems}
-    return render(request, "boards/import.html", context, status=422 if request.method == "POST" else 200)
+    return render(request, "boards/import.html", context, status=422 if posted else 200)
 
 
 @login_required

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench import report, suite
 
 QUICK = {
-    "sizes": [5, 50, 200], "rates": [10.0, 20.0], "reps": 2, "changes": 30, "ramp": [10.0, 20.0, 40.0, 80.0],
+    "sizes": [5, 50, 200], "rates": [10.0, 20.0], "reps": 2, "changes": 30, "ramp": [5.0, 10.0, 20.0, 40.0, 80.0],
     "ramp_seconds": 2.0, "many_changes": 6, "many_reps": 1, "page_repeat": 3, "catchup_repeat": 3,
 }
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils.html import format_html
@@ -174,13 +175,15 @@ class Hub:
 
     def __init__(self) -> None:
         self.sockets: dict[int, set] = {}
+        self.last_seq: dict[int, int] = {}
         self.channel: str | None = None
         self.listener: asyncio.Task | None = None
 
     async def join(self, scenario_id: int, socket) -> None:
         layer = get_channel_layer()
         if self.listener is None or self.listener.done():
-            self.channel = await layer.new_channel("boards.hub.")
+            # The layer's own kind of process channel: channels-redis reads one per process.
+            self.channel = await layer.new_channel()
             self.sockets = {}
             self.listener = asyncio.get_running_loop().create_task(self._listen(layer, self.channel))
         if scenario_id not in self.sockets:
@@ -195,20 +198,47 @@ class Hub:
         sockets.discard(socket)
         if not sockets:
             del self.sockets[scenario_id]
+            self.last_seq.pop(scenario_id, None)
             try:
                 await get_channel_layer().group_discard(group_name(scenario_id), self.channel)
             except Exception:  # noqa: BLE001 - the layer is down; the group expires on its own
                 logger.warning("Could not leave %s", group_name(scenario_id))
 
+    async def _in_order(self, message: dict) -> list[dict]:
+        """Board pushes in seq order. Two processes may commit seqs N and N+1 and their pushes
+        reach the layer the other way round: on a gap, read the missing events from the
+        database (they are committed: N+1 was numbered after N's commit) and send them first."""
+        scenario_id, seq = message.get("scenario"), message.get("seq")
+        if not seq:
+            return [message]
+        last = self.last_seq.get(scenario_id)
+        if last is not None and seq <= last:
+            return []  # sent already, filled in from the database
+        ordered = []
+        if last is not None and seq > last + 1:
+            from django.conf import settings
+
+            rows = await database_sync_to_async(missed_events)(scenario_id, last, settings.BOARD_REPLAY_LIMIT)
+            for row_seq, html in rows or []:
+                if row_seq < seq:
+                    ordered.append({"type": PUSH_TYPE, "scenario": scenario_id, "seq": row_seq, "html": html})
+        ordered.append(message)
+        self.last_seq[scenario_id] = seq
+        return ordered
+
+    async def _deliver(self, message: dict) -> None:
+        for socket in list(self.sockets.get(message.get("scenario"), ())):
+            try:
+                await socket.push(message)
+            except Exception:  # noqa: BLE001 - one broken socket must not stop the others
+                logger.exception("Could not push to a board socket")
+
     async def _listen(self, layer, channel: str) -> None:
         try:
             while True:
                 message = await layer.receive(channel)
-                for socket in list(self.sockets.get(message.get("scenario"), ())):
-                    try:
-                        await socket.push(message)
-                    except Exception:  # noqa: BLE001 - one broken socket must not stop the others
-                        logger.exception("Could not push to a board socket")
+                for ordered in await self._in_order(message):
+                    await self._deliver(ordered)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the layer failed: drop our sockets, they will come back

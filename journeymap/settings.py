@@ -97,11 +97,13 @@ TEMPLATES = [
 ]
 
 # Databases: SQLite by default (embedded, one process), PostgreSQL with DATABASE_URL.
+# Connections are kept between requests (a new one per request costs more than the request).
+DB_CONN_MAX_AGE = int(os.environ.get("DB_CONN_MAX_AGE", "60"))
 SQLITE_PATH = os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"], conn_max_age=0, conn_health_checks=True
+            os.environ["DATABASE_URL"], conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True
         )
     }
 else:
@@ -123,6 +125,8 @@ else:
             },
             # Tests use a file (one per test run), so threads share it as in production.
             "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"journeymap-test-{os.getpid()}.sqlite3")},
+            "CONN_MAX_AGE": DB_CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
@@ -134,7 +138,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+            # The socket timeout must outlast channels-redis's 5-second blocking read, or every
+            # idle socket is dropped after 5 s.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 5000, "expiry": 60},
         }
     }
 else:

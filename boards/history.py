@@ -327,7 +327,8 @@ class _Board:
         phase = self.phase_by_id.get(p.get("phase"))
         if phase is not None:
             phase.name = p.get("name", phase.name)
-            phase.goal = p.get("goal", phase.goal)
+            now = self.now_phases.get(phase.pk)
+            phase.goal = p.get("goal", now.goal if now else phase.goal)
 
     def on_phase_moved(self, p, actor_id):
         phase = self.phase_by_id.get(p.get("phase"))
@@ -440,8 +441,8 @@ def _date(value: Any) -> date | None:
 # The timeline ----------------------------------------------------------------------------------
 
 
-def _quoted(text: str, limit: int = 90) -> str:
-    text = " ".join(text.split())
+def _quoted(text: Any, limit: int = 90) -> str:
+    text = " ".join(str(text).split())
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
 
 
@@ -459,43 +460,48 @@ def _describe(board: _Board, kind: str, p: dict[str, Any], revealed: set[int]) -
         return f" in {phase.name}" if phase else ""
 
     kind_label = NoteKind(p["kind"]).label.lower() if p.get("kind") in NoteKind.values else "note"
+    a_kind = ("an " if kind_label[0] in "aeiou" else "a ") + kind_label
     texts = {
-        "scenario.created": "created the board" + (f" from the {TEMPLATES[p['template']].name.lower()}" if p.get("template") in TEMPLATES else ""),
-        "scenario.imported": f"imported the board ({len(p.get('phases', []))} phases, {len(p.get('notes', []))} notes)",
-        "scenario.updated": f"renamed the board {_quoted(p.get('title', ''))}",
-        "phase.added": f"added the phase {_quoted(p.get('name', ''))}",
-        "phase.updated": f"renamed a phase {_quoted(p.get('name', ''))}",
-        "phase.moved": f"moved the phase {_quoted(phase.name) if phase else ''} to position {p.get('position', 0) + 1}",
-        "interaction.added": f"added the step {_quoted(p.get('action', ''), 60)}" + (f" to {phase.name}" if phase else ""),
-        "interaction.updated": f"edited the step {step_name}",
-        "interaction.rated": f"rated {step_name}: {_emotion(p.get('emotion'))}"
+        "scenario.created": lambda: "created the board" + (f" from the {TEMPLATES[p['template']].name.lower()}" if p.get("template") in TEMPLATES else ""),
+        "scenario.imported": lambda: f"imported the board ({len(p.get('phases', []))} phases, {len(p.get('notes', []))} notes)",
+        "scenario.updated": lambda: f"renamed the board {_quoted(p.get('title', ''))}",
+        "phase.added": lambda: f"added the phase {_quoted(p.get('name', ''))}",
+        "phase.updated": lambda: f"renamed a phase {_quoted(p.get('name', ''))}",
+        "phase.moved": lambda: f"moved the phase {_quoted(phase.name) if phase else ''} to position {p.get('position', 0) + 1}",
+        "interaction.added": lambda: f"added the step {_quoted(p.get('action', ''), 60)}" + (f" to {phase.name}" if phase else ""),
+        "interaction.updated": lambda: f"edited the step {step_name}",
+        "interaction.rated": lambda: f"rated {step_name}: {_emotion(p.get('emotion'))}"
         + (f", {MomentOfTruth(p['moment_of_truth']).label.lower()}" if p.get("moment_of_truth") not in (None, "none") else ""),
-        "interaction.moved": f"moved the step {step_name}",
-        "note.added": f"added a {kind_label}{note_where()}: {note_text}" if p.get("note") in revealed else f"added a private note{note_where()}",
-        "note.edited": f"edited a note: {note_text}" if p.get("note") in revealed else "edited a private note",
-        "note.moved": "moved a note" + (f" ({note_text})" if p.get("note") in revealed else ""),
-        "note.deleted": f"deleted the note {note_text}" if p.get("note") in revealed else "deleted a private note",
-        "session.stage": f"moved the session to {str(p.get('stage', '')).capitalize()}",
-        "session.focus": "set the focus" if p.get("phase") else "cleared the focus",
-        "session.lock": "locked the board" if p.get("locked") else "unlocked the board",
-        "session.private": "started a private writing round",
-        "session.reveal_notes": f"revealed the private notes ({p.get('revealed', 0)})",
-        "session.timer": f"timer: {p.get('op', '')}",
-        "session.rating": "opened emotion rating for everyone" if p.get("open") else "closed emotion rating",
-        "voting.opened": f"opened dot voting ({p.get('budget', '?')} dots each)",
-        "voting.closed": "closed the vote",
-        "voting.revealed": "revealed the votes",
-        "voting.dot_added": "A dot was placed",
-        "voting.dot_removed": "A dot was taken back",
-        "emotion.rated": f"Someone rated how the customer feels at {step_name}",
-        "evidence.metric_added": f"added the metric {p.get('name', '')} {_value(p)} to {step_name}",
-        "evidence.metric_removed": f"removed a metric from {step_name}",
-        "evidence.quote_added": f"added a customer quote to {step_name}: {_quoted(p.get('text', ''))}",
-        "evidence.quote_removed": f"removed a customer quote from {step_name}",
-        "action.created": f"made the action {_quoted(p.get('title', ''))}",
-        "action.updated": f"moved an action to {str(p.get('status', '')).replace('_', ' ')}",
+        "interaction.moved": lambda: f"moved the step {step_name}",
+        "note.added": lambda: f"added {a_kind}{note_where()}: {note_text}" if p.get("note") in revealed else f"added a private note{note_where()}",
+        "note.edited": lambda: f"edited a note: {note_text}" if p.get("note") in revealed else "edited a private note",
+        "note.moved": lambda: "moved a note" + (f" ({note_text})" if p.get("note") in revealed else ""),
+        "note.deleted": lambda: f"deleted the note {note_text}" if p.get("note") in revealed else "deleted a private note",
+        "session.stage": lambda: f"moved the session to {str(p.get('stage', '')).capitalize()}",
+        "session.focus": lambda: "set the focus" if p.get("phase") else "cleared the focus",
+        "session.lock": lambda: "locked the board" if p.get("locked") else "unlocked the board",
+        "session.private": lambda: "started a private writing round",
+        "session.reveal_notes": lambda: f"revealed the private notes ({p.get('revealed', 0)})",
+        "session.timer": lambda: f"timer: {p.get('op', '')}",
+        "session.rating": lambda: "opened emotion rating for everyone" if p.get("open") else "closed emotion rating",
+        "voting.opened": lambda: f"opened dot voting ({p.get('budget', '?')} dots each)",
+        "voting.closed": lambda: "closed the vote",
+        "voting.revealed": lambda: "revealed the votes",
+        "voting.dot_added": lambda: "A dot was placed",
+        "voting.dot_removed": lambda: "A dot was taken back",
+        "emotion.rated": lambda: f"Someone rated how the customer feels at {step_name}",
+        "evidence.metric_added": lambda: f"added the metric {p.get('name', '')} {_value(p)} to {step_name}",
+        "evidence.metric_removed": lambda: f"removed a metric from {step_name}",
+        "evidence.quote_added": lambda: f"added a customer quote to {step_name}: {_quoted(p.get('text', ''))}",
+        "evidence.quote_removed": lambda: f"removed a customer quote from {step_name}",
+        "action.created": lambda: f"made the action {_quoted(p.get('title', ''))}",
+        "action.updated": lambda: f"moved an action to {str(p.get('status', '')).replace('_', ' ')}",
     }
-    return texts.get(kind, kind)
+    text = texts.get(kind)
+    try:
+        return text() if text is not None else kind
+    except (TypeError, ValueError, KeyError, AttributeError):  # a payload older or odder than this code
+        return kind
 
 
 def _emotion(value: Any) -> str:
@@ -504,8 +510,8 @@ def _emotion(value: Any) -> str:
 
 def _value(p: dict[str, Any]) -> str:
     try:
-        number = format_decimal(Decimal(p.get("value", "")))
-    except (ArithmeticError, ValueError):
+        number = format_decimal(Decimal(str(p.get("value", ""))))
+    except (ArithmeticError, ValueError, TypeError):
         return ""
     return f"{number}{p.get('unit', '')}"
 

@@ -49,6 +49,7 @@ from boards.forms import (
     add_service_errors,
 )
 from boards.models import CustomerQuote, MicroInteraction, NoteKind, Phase, TouchpointMetric
+from journeymap.ratelimits import limit_note_posts
 from workshops import access
 
 PAGE = "boards/board.html"
@@ -135,6 +136,7 @@ def capture_interactions(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@limit_note_posts
 def note_create(request: HttpRequest, pk: int) -> HttpResponse:
     """The capture form: a note from anyone on the team, phone or laptop."""
     scenario, member = access.get_scenario(request.user, pk)
@@ -183,6 +185,7 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@limit_note_posts
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     """"+ Note" on one micro-interaction or phase, in the dialog."""
     scenario, member = access.get_scenario(request.user, pk)
@@ -613,11 +616,10 @@ def note_vote(request: HttpRequest, pk: int) -> HttpResponse:
 def action_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn friction notes into an action with an owner and a due date."""
     from workshops import services as workshop_services
-    from workshops.models import Membership
 
     scenario, member = _facilitated(request, pk)
     candidates = fragments.action_candidates(scenario)
-    members = list(Membership.objects.filter(team_id=scenario.workshop.team_id).select_related("user"))
+    members = list(access.workshop_seats(scenario.workshop).select_related("user"))
     if request.method == "POST":
         form = ActionForm(request.POST, members=members, notes=candidates)
         if form.is_valid():

@@ -748,20 +748,24 @@ def quote_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def metric_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a metric (the ✕ in the evidence dialog); a GET shows that dialog."""
     metric, member = _evidence_item(TouchpointMetric, request.user, pk)
     access.require_facilitator(member)
-    services.remove_metric(actor=member, metric=metric, request_id=_uuid(request.POST.get("request_id")))
+    if request.method == "POST":
+        services.remove_metric(actor=member, metric=metric, request_id=_uuid(request.POST.get("request_id")))
     return _evidence_dialog(request, metric.interaction)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def quote_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a customer quote (the ✕ in the evidence dialog); a GET shows that dialog."""
     quote, member = _evidence_item(CustomerQuote, request.user, pk)
     access.require_facilitator(member)
-    services.remove_quote(actor=member, quote=quote, request_id=_uuid(request.POST.get("request_id")))
+    if request.method == "POST":
+        services.remove_quote(actor=member, quote=quote, request_id=_uuid(request.POST.get("request_id")))
     return _evidence_dialog(request, quote.interaction)
 
 

@@ -493,6 +493,8 @@ def test_it_adds_evidence_through_the_dialog(board, chat, as_facilitator):
     r = as_facilitator.post(f"/interactions/{chat.pk}/quotes/new/", {"text": "Too slow", "source": "", "date": ""}, **HX)
     assert r.status_code == 200 and "Too slow" in r.content.decode()
     metric, quote = TouchpointMetric.objects.get(), CustomerQuote.objects.get()
+    r = as_facilitator.get(f"/metrics/{metric.pk}/remove/", **HX)
+    assert r.status_code == 200 and TouchpointMetric.objects.exists()  # a GET only shows the dialog
     r = as_facilitator.post(f"/metrics/{metric.pk}/remove/", {}, **HX)
     assert r.status_code == 200 and "No metric yet." in r.content.decode()
     r = as_facilitator.post(f"/quotes/{quote.pk}/remove/", {}, **HX)
@@ -521,7 +523,9 @@ def test_it_keeps_the_evidence_dialogs_for_facilitators(request, board, chat, fa
         ("post", f"/interactions/{chat.pk}/metrics/new/"),
         ("get", f"/interactions/{chat.pk}/quotes/new/"),
         ("post", f"/interactions/{chat.pk}/quotes/new/"),
+        ("get", f"/metrics/{metric.pk}/remove/"),
         ("post", f"/metrics/{metric.pk}/remove/"),
+        ("get", f"/quotes/{quote.pk}/remove/"),
         ("post", f"/quotes/{quote.pk}/remove/"),
     ):
         assert getattr(client, method)(url, {}, **HX).status_code == status, url

@@ -804,7 +804,12 @@ async def poster_pdf(request: HttpRequest, pk: int) -> HttpResponse:
             return html, css.read(), _filename(context["scenario"].title, "poster")
 
     html, css, name = await sync_to_async(page)()
-    pdf = await asyncio.to_thread(exports.poster_pdf, html, [css])
+    try:
+        pdf = await asyncio.to_thread(exports.poster_pdf, html, [css])
+    except (ImportError, OSError):  # WeasyPrint needs the system's Pango library
+        return HttpResponse(
+            "This server can't make PDFs (WeasyPrint needs Pango). Open the poster and use your "
+            "browser's Print → Save as PDF, on A3 landscape.", status=503, content_type="text/plain")
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response

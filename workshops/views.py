@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from boards import services as board_services
 from boards.models import Scenario
 from journeymap import ratelimits
-from workshops import access, invitations, services
+from workshops import access, action_views, invitations, services
 from workshops.forms import (
     InvitationForm,
     JoinForm,
@@ -340,6 +340,8 @@ def _workshop_page(
         "scenarios": list(workshop.scenarios.select_related("persona")),
         "personas": list(team_personas),
         "follow_ups": list(workshop.follow_ups.all()),
+        # The open actions a follow-up session reviews first (not for a guest's one-workshop seat).
+        **(action_views.review_first(workshop) if not member.is_guest else {}),
     }
     if member.is_facilitator:
         others = Workshop.objects.filter(team_id=workshop.team_id).exclude(pk=workshop.pk)

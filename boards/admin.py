@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from boards.models import BoardEvent, MicroInteraction, Note, Phase, Scenario, Vote, VotingRound
+from boards.models import (
+    BoardEvent,
+    CustomerQuote,
+    EmotionRating,
+    MicroInteraction,
+    Note,
+    Phase,
+    Scenario,
+    TouchpointMetric,
+    Vote,
+    VotingRound,
+)
 from workshops.admin import ReadOnlyAdmin
 
 
@@ -80,3 +91,27 @@ class BoardEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     list_select_related = ["scenario", "actor__user", "actor__team"]
     search_fields = ["kind", "scenario__title"]
+
+
+@admin.register(EmotionRating)
+class EmotionRatingAdmin(ReadOnlyAdmin):
+    """Ratings show pooled on the board: no rater here either."""
+
+    list_display = ["pk", "interaction", "value", "updated"]
+    list_select_related = ["interaction"]
+    exclude = ["member"]
+    search_fields = ["interaction__action"]
+
+
+@admin.register(TouchpointMetric)
+class TouchpointMetricAdmin(ReadOnlyAdmin):
+    list_display = ["name", "value", "unit", "interaction", "source", "date"]
+    list_select_related = ["interaction"]
+    search_fields = ["name", "source", "interaction__action"]
+
+
+@admin.register(CustomerQuote)
+class CustomerQuoteAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "interaction", "source", "date"]
+    list_select_related = ["interaction"]
+    search_fields = ["text", "source", "interaction__action"]

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from boards import services as board_services
-from boards.models import Vote, VotingRound
+from boards.models import EmotionRating, Vote, VotingRound
 from workshops import services as workshop_services
 from workshops.models import Action, ActionUpdate
 
@@ -46,6 +46,10 @@ def everything(board, facilitator, participant, manager, outsider):
     )
     voting = VotingRound.objects.create(scenario=board)
     Vote.objects.create(round=voting, note=note, voter=participant)
+    mi = phase.interactions.first()
+    EmotionRating.objects.create(interaction=mi, member=participant, value=1)
+    board_services.add_metric(actor=facilitator, interaction=mi, name="NPS", value=42)
+    board_services.add_quote(actor=facilitator, interaction=mi, text="A lovely welcome")
     action = Action.objects.create(
         workshop=board.workshop,
         scenario=board,

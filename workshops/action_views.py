@@ -26,6 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from boards import insights as board_insights
 from boards import render as board_render
 from boards.forms import add_service_errors
 from boards.models import MicroInteraction, MomentOfTruth, Note, Phase, VotingRound, VotingStatus
@@ -422,6 +423,7 @@ def review_first(workshop: Workshop) -> dict[str, Any]:
 
 def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
     scenarios = list(workshop.scenarios.select_related("persona").order_by("pk"))
+    board_insights.annotate_summary(scenarios)
     latest_revealed: dict[int, VotingRound] = {}
     for voting in (
         VotingRound.objects.filter(scenario__in=scenarios, status=VotingStatus.REVEALED)

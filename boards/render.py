@@ -348,8 +348,8 @@ def notes(scenario: Scenario, notes: Iterable[Note]) -> list[str]:
 
 
 def note(note: Note) -> str:
-    """An edited note, and the heatmap (its kind may have changed)."""
-    return notes(note.scenario, [note])[0] + heatmap(note.scenario)
+    """An edited note. (The services add the heatmap when a friction note is concerned.)"""
+    return notes(note.scenario, [note])[0]
 
 
 def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
@@ -364,6 +364,4 @@ def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
     items = list(qs)
     if items:
         annotate_notes(items[0].scenario, items, current_round(items[0].scenario))
-    scenario = Scenario.objects.get(phases=phase_id)
-    # A note added, moved or deleted changes the friction heatmap.
-    return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk}) + heatmap(scenario)
+    return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk})

@@ -494,11 +494,18 @@ def add_note(
         kind="note.added",
         actor_id=actor.pk,
         payload={"note": note.pk, "kind": kind, "text": text, "phase": phase.pk, "interaction": mi_id, "hidden": note.hidden},
-        fragments=[render.note_list(phase_id=phase.pk, micro_interaction_id=mi_id)],
+        fragments=_with_heatmap(scenario, [kind], [render.note_list(phase_id=phase.pk, micro_interaction_id=mi_id)]),
         request_id=request_id,
     )
     _refresh_private(scenario, note)
     return note
+
+
+def _with_heatmap(scenario: Scenario, kinds: list[str], fragments: list[str]) -> list[str]:
+    """The friction heatmap counts friction notes: push it when one comes, goes or moves."""
+    if NoteKind.FRICTION in kinds:
+        fragments.append(render.heatmap(scenario))
+    return fragments
 
 
 def _with_results(scenario: Scenario, note: Note, fragments: list[str]) -> list[str]:
@@ -543,6 +550,7 @@ def edit_note(
         raise Conflict(current, "Someone else edited this note while you were typing.")
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
+    old_kind = current.kind
     current.text = clean_text(text, field="text", max_length=NOTE_MAX_LENGTH)
     current.kind = kind
     current.version += 1
@@ -553,7 +561,10 @@ def edit_note(
         kind="note.edited",
         actor_id=actor.pk,
         payload={"note": current.pk, "text": current.text, "kind": kind, "version": current.version},
-        fragments=_with_results(scenario, current, [render.note(current)]),
+        fragments=_with_results(
+            scenario, current,
+            _with_heatmap(scenario, [old_kind, kind] if old_kind != kind else [], [render.note(current)]),
+        ),
         request_id=request_id,
     )
     _refresh_private(scenario, current)
@@ -598,7 +609,7 @@ def move_note(
         kind="note.moved",
         actor_id=actor.pk,
         payload={"note": current.pk, "from": list(old), "to": list(new), "position": current.order},
-        fragments=_with_results(scenario, current, fragments),
+        fragments=_with_results(scenario, current, _with_heatmap(scenario, [current.kind], fragments)),
         request_id=request_id,
     )
     return current
@@ -617,7 +628,7 @@ def delete_note(*, actor: Membership, note: Note, request_id: uuid.UUID | None =
     current.delete()  # and its dots with it
     _renumber(Note, list(_container(*container).order_by("order", "pk")))
     _refresh_private(scenario, current)
-    fragments = [render.note_list(phase_id=container[0], micro_interaction_id=container[1])]
+    fragments = _with_heatmap(scenario, [current.kind], [render.note_list(phase_id=container[0], micro_interaction_id=container[1])])
     if voters:
         # Its dots are gone: the count of dots cast, the results, and each voter's budget change.
         fragments += [render.session(scenario), render.results(scenario)]

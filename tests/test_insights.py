@@ -258,15 +258,20 @@ def test_it_pushes_the_curve_with_every_change_to_emotions_or_structure(board, f
         assert {"emotion-curve", "closed-loop"} <= pushed_ids(last_event(board)), last_event(board).kind
 
 
-def test_it_pushes_the_heatmap_with_every_change_to_notes(board, participant, chat):
+def test_it_pushes_the_heatmap_with_every_change_to_friction_notes(board, participant, chat):
     note = services.add_note(actor=participant, scenario=board, phase=chat.phase, micro_interaction=chat,
                              kind="friction", text="Nobody answered")
     assert "heatmap" in pushed_ids(last_event(board))
-    services.edit_note(actor=participant, note=note, text="Nobody answered at 10 pm", kind="idea", version=1)
-    assert "heatmap" in pushed_ids(last_event(board))
     services.move_note(actor=participant, note=note, phase=chat.phase)
     assert "heatmap" in pushed_ids(last_event(board))
-    services.delete_note(actor=participant, note=note)
+    services.edit_note(actor=participant, note=note, text="Nobody answered at 10 pm", kind="friction", version=2)
+    assert "heatmap" not in pushed_ids(last_event(board))  # its text does not count
+    services.edit_note(actor=participant, note=note, text="Nobody answered at 10 pm", kind="idea", version=3)
+    assert "heatmap" in pushed_ids(last_event(board))  # no longer a friction
+    services.move_note(actor=participant, note=note, phase=chat.phase, micro_interaction=chat)
+    assert "heatmap" not in pushed_ids(last_event(board))
+    friction = services.add_note(actor=participant, scenario=board, phase=chat.phase, kind="friction", text="x")
+    services.delete_note(actor=participant, note=friction)
     assert "heatmap" in pushed_ids(last_event(board))
 
 

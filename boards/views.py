@@ -505,11 +505,16 @@ def session_focus(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+def _toggle(request: HttpRequest, name: str) -> ToggleForm:
+    """An on/off session control: the field `name` ("1" or "0"), and the post's request id."""
+    return ToggleForm({"value": request.POST.get(name), "request_id": request.POST.get("request_id")})
+
+
 @login_required
 @require_POST
 def session_lock(request: HttpRequest, pk: int) -> HttpResponse:
     scenario, member = _facilitated(request, pk)
-    form = ToggleForm({"value": request.POST.get("locked"), "request_id": request.POST.get("request_id")})
+    form = _toggle(request, "locked")
     if not form.is_valid():
         return render_message("Lock or unlock?", 422)
     services.set_board_lock(actor=member, scenario=scenario, locked=form.cleaned_data["value"],
@@ -521,7 +526,7 @@ def session_lock(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def session_private(request: HttpRequest, pk: int) -> HttpResponse:
     scenario, member = _facilitated(request, pk)
-    form = ToggleForm({"value": request.POST.get("private"), "request_id": request.POST.get("request_id")})
+    form = _toggle(request, "private")
     if not form.is_valid():
         return render_message("Start or reveal?", 422)
     if form.cleaned_data["value"]:
@@ -659,7 +664,7 @@ def action_create(request: HttpRequest, pk: int) -> HttpResponse:
 def session_rating(request: HttpRequest, pk: int) -> HttpResponse:
     """Open or close consensus mode: everyone rates how the customer feels at each step."""
     scenario, member = _facilitated(request, pk)
-    form = ToggleForm({"value": request.POST.get("rating"), "request_id": request.POST.get("request_id")})
+    form = _toggle(request, "rating")
     if not form.is_valid():
         return render_message("Open or close emotion rating?", 422)
     services.set_emotion_rating(actor=member, scenario=scenario, open=form.cleaned_data["value"],

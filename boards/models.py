@@ -195,6 +195,21 @@ class Note(models.Model):
         return self.text[:60]
 
     @property
+    def fragment_key(self) -> tuple:
+        """Everything the note's fragment on the board shows, with what `annotate_notes` adds
+        (can it take dots, its revealed total, its actions): the fragment's cached HTML is reused
+        while this is equal, so nothing has to invalidate it."""
+        author = self.author.name if self.author_id else None
+        actions = tuple(
+            (a.pk, a.title, a.owner.name if a.owner_id else "", a.due_date)
+            for a in getattr(self, "action_list", ())
+        )
+        return (
+            self.pk, self.version, self.scenario_id, self.kind, self.hidden, self.text, self.author_id,
+            author, getattr(self, "votable", False), getattr(self, "vote_total", None), actions,
+        )
+
+    @property
     def container_id(self) -> str:
         """The DOM id of the list this note sits in."""
         if self.micro_interaction_id:

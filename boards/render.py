@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from types import EllipsisType
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Prefetch, Sum
 from django.template.loader import render_to_string
 
 from boards import insights
@@ -42,13 +43,35 @@ def notes_queryset():
     return Note.objects.select_related("author__user").order_by("order", "pk")
 
 
+def board_notes(scenario: Scenario) -> list[Note]:
+    """All the notes of a board, for the whole page. A board has many notes by few authors: each
+    author is read once and shared by their notes (2,000 notes by 50 people make 2,100 objects
+    rather than 6,000), and only what a note shows of them, their name. The notes' own dates are
+    not shown on the board either."""
+    from workshops.models import Membership
+
+    authors = Membership.objects.select_related("user").only(
+        "display_name", "user__first_name", "user__last_name", "user__username"
+    )
+    return list(
+        Note.objects.filter(scenario=scenario)
+        .defer("created", "updated")
+        .prefetch_related(Prefetch("author", queryset=authors))
+        .order_by("order", "pk")
+    )
+
+
 def current_round(scenario: Scenario) -> VotingRound | None:
     """The board's latest voting round: open, closed, or revealed."""
     return VotingRound.objects.filter(scenario=scenario).select_related("phase").first()
 
 
-def annotate_notes(scenario: Scenario, notes: Iterable[Note], voting: VotingRound | None) -> None:
-    """Add what a note shows besides itself: can it get dots now, its revealed total, its actions."""
+def annotate_notes(
+    scenario: Scenario, notes: Iterable[Note], voting: VotingRound | None, *, whole_board: bool = False
+) -> None:
+    """Add what a note shows besides itself: can it get dots now, its revealed total, its actions.
+    `whole_board`: the notes are all the board's (their actions are then read by board, not by
+    a list of thousands of ids)."""
     from workshops.models import Action
 
     notes = list(notes)
@@ -58,7 +81,8 @@ def annotate_notes(scenario: Scenario, notes: Iterable[Note], voting: VotingRoun
             Vote.objects.filter(round=voting).values_list("note").annotate(total=Sum("dots")).values_list("note", "total")
         )
     by_note: dict[int, list[Action]] = defaultdict(list)
-    links = Action.notes.through.objects.filter(note__in=[n.pk for n in notes]).select_related("action__owner__user")
+    links = Action.notes.through.objects.select_related("action__owner__user")
+    links = links.filter(note__scenario=scenario) if whole_board else links.filter(note__in=[n.pk for n in notes])
     for link in links:
         by_note[link.note_id].append(link.action)
     is_open = voting is not None and voting.status == VotingStatus.OPEN
@@ -73,15 +97,35 @@ def annotate_notes(scenario: Scenario, notes: Iterable[Note], voting: VotingRoun
         note.action_list = by_note.get(note.pk, [])
 
 
+# Rendered note fragments by everything they show (Note.fragment_key): a note that has not
+# changed is not rendered again, on any page. Per process; emptied when it grows past the limit.
+FRAGMENT_LIMIT = 50_000
+_fragments: dict[tuple, str] = {}
+
+
+def with_fragments(notes: list[Note]) -> list[Note]:
+    """Give each annotated note `html`, its fragment as lists of notes show it."""
+    for note in notes:
+        key = note.fragment_key
+        html = _fragments.get(key)
+        if html is None:
+            if len(_fragments) >= FRAGMENT_LIMIT:
+                _fragments.clear()
+            html = _fragments[key] = render_to_string(f"{PAGE}#note", {"note": note})
+        note.html = html
+    return notes
+
+
 def board_context(scenario: Scenario) -> dict[str, Any]:
     """Phases with their micro-interactions and notes, in a constant number of queries."""
     phases = list(Phase.objects.filter(scenario=scenario).order_by("order"))
     interactions = list(
         MicroInteraction.objects.filter(phase__scenario=scenario).order_by("phase_id", "order")
     )
-    notes = list(notes_queryset().filter(scenario=scenario))
+    notes = board_notes(scenario)
     voting = current_round(scenario)
-    annotate_notes(scenario, notes, voting)
+    annotate_notes(scenario, notes, voting, whole_board=True)
+    with_fragments(notes)
     by_mi: dict[int, list[Note]] = defaultdict(list)
     by_phase: dict[int, list[Note]] = defaultdict(list)
     for note in notes:
@@ -294,8 +338,8 @@ def session(scenario: Scenario) -> str:
     return _render("session", session_context(scenario))
 
 
-def results(scenario: Scenario) -> str:
-    return _render("results", {"scenario": scenario, **results_context(scenario)})
+def results(scenario: Scenario, *, voting: VotingRound | None = None) -> str:
+    return _render("results", {"scenario": scenario, **results_context(scenario, voting=voting)})
 
 
 def board_actions(scenario: Scenario) -> str:
@@ -312,6 +356,7 @@ def phase_column(phase: Phase) -> str:
     interactions = list(phase.interactions.order_by("order"))
     notes = list(notes_queryset().filter(phase=phase))
     annotate_notes(scenario, notes, current_round(scenario))
+    with_fragments(notes)
     by_mi: dict[int, list[Note]] = defaultdict(list)
     phase.note_list = []
     for note in notes:
@@ -340,16 +385,17 @@ def interaction_header(mi: MicroInteraction) -> str:
     return _render("interaction-header", {"mi": mi})
 
 
-def notes(scenario: Scenario, notes: Iterable[Note]) -> list[str]:
-    """Each note on its own, e.g. after it gained an action."""
+def notes(scenario: Scenario, notes: Iterable[Note], *, voting: VotingRound | None | EllipsisType = ...) -> list[str]:
+    """Each note on its own, e.g. after it gained an action. `voting`: the board's current round,
+    when the caller has it already."""
     notes = list(notes)
-    annotate_notes(scenario, notes, current_round(scenario))
+    annotate_notes(scenario, notes, current_round(scenario) if voting is ... else voting)
     return [_render("note", {"note": n}) for n in notes]
 
 
-def note(note: Note) -> str:
+def note(note: Note, *, voting: VotingRound | None | EllipsisType = ...) -> str:
     """An edited note. (The services add the heatmap when a friction note is concerned.)"""
-    return notes(note.scenario, [note])[0]
+    return notes(note.scenario, [note], voting=voting)[0]
 
 
 def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
@@ -364,4 +410,5 @@ def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
     items = list(qs)
     if items:
         annotate_notes(items[0].scenario, items, current_round(items[0].scenario))
+        with_fragments(items)
     return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk})

@@ -508,10 +508,11 @@ def _with_heatmap(scenario: Scenario, kinds: list[str], fragments: list[str]) ->
     return fragments
 
 
-def _with_results(scenario: Scenario, note: Note, fragments: list[str]) -> list[str]:
-    """A note with dots may stand in the revealed ranking, which shows its text and place."""
-    if Vote.objects.filter(note=note).exists():
-        fragments.append(render.results(scenario))
+def _with_results(scenario: Scenario, note: Note, voting: VotingRound | None, fragments: list[str]) -> list[str]:
+    """A note with dots in the revealed round stands in its ranking, which shows its text and
+    place. (`voting` is the board's current round; the ranking shows only once it is revealed.)"""
+    if voting is not None and voting.status == VotingStatus.REVEALED and Vote.objects.filter(round=voting, note=note).exists():
+        fragments.append(render.results(scenario, voting=voting))
     return fragments
 
 
@@ -521,15 +522,15 @@ def _refresh_private(scenario: Scenario, note: Note) -> None:
         events.push_private(scenario_id=scenario.pk, member_id=note.author_id, html=render.private_panel(scenario, note.author))
 
 
-def _locked_note(note_id: int) -> tuple[Scenario, Note]:
-    """Lock the note's board and read the note afresh; ValidationError if it is gone."""
-    scenario_id = Note.objects.filter(pk=note_id).values_list("scenario_id", flat=True).first()
-    if scenario_id is not None:
-        scenario = events.lock_board(scenario_id)
-        note = Note.objects.select_related("author__user").filter(pk=note_id).first()
-        if note is not None:
-            return scenario, note
-    raise ValidationError("This note has been deleted in the meantime.", code="gone")
+def _locked_note(note: Note) -> tuple[Scenario, Note]:
+    """Lock the note's board and read the note afresh; ValidationError if it is gone.
+    (A note never changes board, so the board to lock is known before reading it again.)"""
+    scenario = events.lock_board(note.scenario_id)
+    current = Note.objects.select_related("author__user").filter(pk=note.pk, scenario=scenario).first()
+    if current is None:
+        raise ValidationError("This note has been deleted in the meantime.", code="gone")
+    current.scenario = scenario
+    return scenario, current
 
 
 @transaction.atomic
@@ -542,7 +543,7 @@ def edit_note(
     version: int,
     request_id: uuid.UUID | None = None,
 ) -> Note:
-    scenario, current = _locked_note(note.pk)
+    scenario, current = _locked_note(note)
     require_note_editor(actor, current, scenario)
     if events.applied_event(scenario, request_id):
         return current
@@ -551,6 +552,7 @@ def edit_note(
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
     old_kind = current.kind
+    voting = render.current_round(scenario)
     current.text = clean_text(text, field="text", max_length=NOTE_MAX_LENGTH)
     current.kind = kind
     current.version += 1
@@ -562,8 +564,8 @@ def edit_note(
         actor_id=actor.pk,
         payload={"note": current.pk, "text": current.text, "kind": kind, "version": current.version},
         fragments=_with_results(
-            scenario, current,
-            _with_heatmap(scenario, [old_kind, kind] if old_kind != kind else [], [render.note(current)]),
+            scenario, current, voting,
+            _with_heatmap(scenario, [old_kind, kind] if old_kind != kind else [], [render.note(current, voting=voting)]),
         ),
         request_id=request_id,
     )
@@ -582,7 +584,7 @@ def move_note(
     request_id: uuid.UUID | None = None,
 ) -> Note:
     """Move a note to another micro-interaction or phase, or reorder it where it is."""
-    scenario, current = _locked_note(note.pk)
+    scenario, current = _locked_note(note)
     require_note_editor(actor, current, scenario)
     if events.applied_event(scenario, request_id):
         return current
@@ -609,7 +611,7 @@ def move_note(
         kind="note.moved",
         actor_id=actor.pk,
         payload={"note": current.pk, "from": list(old), "to": list(new), "position": current.order},
-        fragments=_with_results(scenario, current, _with_heatmap(scenario, [current.kind], fragments)),
+        fragments=_with_results(scenario, current, render.current_round(scenario), _with_heatmap(scenario, [current.kind], fragments)),
         request_id=request_id,
     )
     return current
@@ -618,7 +620,7 @@ def move_note(
 @transaction.atomic
 def delete_note(*, actor: Membership, note: Note, request_id: uuid.UUID | None = None) -> None:
     try:
-        scenario, current = _locked_note(note.pk)
+        scenario, current = _locked_note(note)
     except ValidationError:
         return  # already gone: deleting twice is not an error
     require_note_editor(actor, current, scenario)
@@ -837,7 +839,7 @@ def cast_vote(*, actor: Membership, note: Note, request_id: uuid.UUID | None = N
     The board's row lock serialises votes, so parallel clicks from two tabs never overspend.
     Votes are anonymous: the event records no actor, and only the voter sees their dots.
     """
-    scenario, note = _locked_note(note.pk)
+    scenario, note = _locked_note(note)
     require_member(actor, scenario)
     voting = _open_round(scenario)
     if events.applied_event(scenario, request_id):
@@ -864,7 +866,7 @@ def cast_vote(*, actor: Membership, note: Note, request_id: uuid.UUID | None = N
 @transaction.atomic
 def withdraw_vote(*, actor: Membership, note: Note, request_id: uuid.UUID | None = None) -> int:
     """Take one of the actor's dots back from a note. Returns the dots they have left."""
-    scenario, note = _locked_note(note.pk)
+    scenario, note = _locked_note(note)
     require_member(actor, scenario)
     voting = _open_round(scenario)
     if events.applied_event(scenario, request_id):

@@ -151,7 +151,8 @@ else:
         }
     }
 
-# Cache: it holds the rate limits' counts. Per process by default; shared with Redis.
+# Cache: it holds the rate limits' counts, and sessions in front of the database (read from the
+# cache, written to both). Per process by default; shared with Redis.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -165,8 +166,10 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "journeymap",
+            "OPTIONS": {"MAX_ENTRIES": 20000},
         }
     }
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Rate limits (journeymap/ratelimits.py): sign-in, joining with a link, posting notes. Off in the
 # test suite, whose tests share one cache; the rate-limit tests turn them on.

@@ -83,16 +83,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
         for message in self.pending:
             await self.push(message)
         self.pending = []
-        people = await presence.register.join(self.scenario_id, self.channel_name, presence.Person.of(self.member))
-        await events.push_presence(self.scenario_id, people)
+        await presence.register.join(self.scenario_id, self.channel_name, presence.Person.of(self.member))
+        await events.presence_changed(self.scenario_id)
 
     async def disconnect(self, code: int) -> None:
         if not self.joined:
             return
         await events.hub().leave(self.scenario_id, self)
         await events.unsubscribe(self.channel_name, *self.groups_joined)
-        people = await presence.register.leave(self.scenario_id, self.channel_name)
-        await events.push_presence(self.scenario_id, people)
+        await presence.register.leave(self.scenario_id, self.channel_name)
+        await events.presence_changed(self.scenario_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The only thing a client sends is its heartbeat: answered, and it keeps presence fresh.

@@ -178,6 +178,8 @@ class Hub:
         self.last_seq: dict[int, int] = {}
         self.channel: str | None = None
         self.listener: asyncio.Task | None = None
+        # Boards whose presence push is held for a moment: True if a change waits for it.
+        self.presence_waiting: dict[int, bool] = {}
 
     async def join(self, scenario_id: int, socket) -> None:
         layer = get_channel_layer()
@@ -307,9 +309,46 @@ def _board_catch_up(scenario_id: int, since: int | None) -> tuple[list[str], int
     return [seq_marker(last_seq, reset=True) + render.whole_board(scenario)], last_seq
 
 
-async def push_presence(scenario_id: int, people) -> None:
+async def presence_changed(scenario_id: int) -> None:
+    """Someone came or went: push who is on the board now. The first change pushes at once;
+    changes during the next PRESENCE_WINDOW_SECONDS wait and go out together at its end. (A room
+    of 200 joining within seconds would otherwise send the whole list of people to everyone 200
+    times over.)"""
+    h = hub()
+    if scenario_id in h.presence_waiting:
+        h.presence_waiting[scenario_id] = True
+        return
+    h.presence_waiting[scenario_id] = False
+    asyncio.get_running_loop().call_later(_presence_window(), _presence_window_ends, h, scenario_id)
+    await _push_presence(scenario_id)
+
+
+def _presence_window() -> float:
+    from django.conf import settings
+
+    return settings.PRESENCE_WINDOW_SECONDS
+
+
+def _presence_window_ends(h: Hub, scenario_id: int) -> None:
+    if not h.presence_waiting.pop(scenario_id, False):
+        return
+    h.presence_waiting[scenario_id] = False
+    loop = asyncio.get_running_loop()
+    loop.call_later(_presence_window(), _presence_window_ends, h, scenario_id)
+    loop.create_task(_push_presence(scenario_id)).add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("Could not push presence", exc_info=task.exception())
+
+
+async def _push_presence(scenario_id: int) -> None:
     from django.template.loader import render_to_string
 
+    from boards import presence
+
+    people = await presence.register.people(scenario_id)
     html = render_to_string("boards/board.html#presence", {"oob": True, "present": people})
     message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": 0, "html": html}
     await get_channel_layer().group_send(group_name(scenario_id), message)

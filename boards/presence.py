@@ -54,18 +54,16 @@ class LocalRegister:
     def __init__(self) -> None:
         self._boards: dict[int, dict[str, tuple[Person, float]]] = {}
 
-    async def join(self, scenario_id: int, channel: str, person: Person) -> list[Person]:
+    async def join(self, scenario_id: int, channel: str, person: Person) -> None:
         self._boards.setdefault(scenario_id, {})[channel] = (person, time.monotonic() + TTL_SECONDS)
-        return await self.people(scenario_id)
 
     async def touch(self, scenario_id: int, channel: str) -> None:
         entry = self._boards.get(scenario_id, {}).get(channel)
         if entry:
             self._boards[scenario_id][channel] = (entry[0], time.monotonic() + TTL_SECONDS)
 
-    async def leave(self, scenario_id: int, channel: str) -> list[Person]:
+    async def leave(self, scenario_id: int, channel: str) -> None:
         self._boards.get(scenario_id, {}).pop(channel, None)
-        return await self.people(scenario_id)
 
     async def people(self, scenario_id: int) -> list[Person]:
         now = time.monotonic()
@@ -92,10 +90,9 @@ class RedisRegister:
     def _key(scenario_id: int) -> str:
         return f"journeymap:presence:{scenario_id}"
 
-    async def join(self, scenario_id: int, channel: str, person: Person) -> list[Person]:
+    async def join(self, scenario_id: int, channel: str, person: Person) -> None:
         value = json.dumps({"p": asdict(person), "exp": time.time() + TTL_SECONDS})
         await self._client().hset(self._key(scenario_id), channel, value)
-        return await self.people(scenario_id)
 
     async def touch(self, scenario_id: int, channel: str) -> None:
         raw = await self._client().hget(self._key(scenario_id), channel)
@@ -104,9 +101,8 @@ class RedisRegister:
             entry["exp"] = time.time() + TTL_SECONDS
             await self._client().hset(self._key(scenario_id), channel, json.dumps(entry))
 
-    async def leave(self, scenario_id: int, channel: str) -> list[Person]:
+    async def leave(self, scenario_id: int, channel: str) -> None:
         await self._client().hdel(self._key(scenario_id), channel)
-        return await self.people(scenario_id)
 
     async def people(self, scenario_id: int) -> list[Person]:
         client = self._client()

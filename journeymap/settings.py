@@ -258,6 +258,9 @@ LOGGING = {
 
 # Board sync: the page's heartbeat; a socket silent for two of them is taken as dead and replaced.
 BOARD_HEARTBEAT_SECONDS = float(os.environ.get("BOARD_HEARTBEAT_SECONDS", "20"))
+# Presence (who is on a board): the first change is pushed at once, the next ones together at
+# the end of this window, so a room joining at once is not sent the list of people per person.
+PRESENCE_WINDOW_SECONDS = float(os.environ.get("PRESENCE_WINDOW_SECONDS", "0.5"))
 # What one socket may send: the only client message is a heartbeat, so a flood or a big message
 # closes that socket (4429) and nobody else's.
 WEBSOCKET_MAX_CLIENT_MESSAGE = 1024

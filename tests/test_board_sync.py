@@ -153,3 +153,37 @@ def test_it_shows_one_presence_entry_per_person_across_tabs(board, facilitator, 
         await tab2.disconnect()
 
     async_to_sync(run)()
+
+
+def test_it_sends_a_crowd_joining_at_once_one_list_of_people(settings, board, team, participant):
+    """The first arrival is shown at once; the others who come within the window, together."""
+    from tests.conftest import make_member
+
+    settings.PRESENCE_WINDOW_SECONDS = 2
+    since = _last_seq(board)
+    crowd = [make_member(team, f"advisor{i}", "participant", name=f"Advisor {i}") for i in range(6)]
+    first = communicator(board.pk, participant, since=since)
+    others = [communicator(board.pk, m, since=since) for m in crowd]
+
+    async def presence_pushes(comm, until_people: int) -> list[str]:
+        pushes = []
+        while True:
+            message = await comm.receive_from(timeout=5)
+            if 'id="presence"' in message:
+                pushes.append(message)
+                if message.count('class="presence-person') == until_people:
+                    return pushes
+
+    async def run():
+        await first.connect()
+        [alone] = await presence_pushes(first, 1)
+        for comm in others:
+            await comm.connect()
+        pushes = await presence_pushes(first, 7)
+        assert len(pushes) == 1  # not one list per arrival
+        assert all(f"Advisor {i}" in pushes[0] for i in range(6))
+        assert await first.receive_nothing(timeout=0.5)
+        for comm in [first, *others]:
+            await comm.disconnect()
+
+    async_to_sync(run)()

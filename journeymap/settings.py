@@ -98,7 +98,11 @@ TEMPLATES = [
 
 # Databases: SQLite by default (embedded, one process), PostgreSQL with DATABASE_URL.
 # Connections are kept between requests (a new one per request costs more than the request).
+# Under ASGI that takes a pool for PostgreSQL: Django runs each request's sync code in a thread
+# of its own (asgiref's ThreadSensitiveContext), and connections belong to a thread, so
+# CONN_MAX_AGE alone never reuses one: every request would open (and start a backend for) its own.
 DB_CONN_MAX_AGE = int(os.environ.get("DB_CONN_MAX_AGE", "60"))
+DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "10"))  # per process; 0: no pool
 SQLITE_PATH = os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 if os.environ.get("DATABASE_URL"):
     DATABASES = {
@@ -106,6 +110,14 @@ if os.environ.get("DATABASE_URL"):
             os.environ["DATABASE_URL"], conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True
         )
     }
+    if DB_POOL_SIZE > 0 and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A connection goes back to the pool at the end of each request (CONN_MAX_AGE 0 is what
+        # pooling asks for); with CONN_HEALTH_CHECKS the pool checks it before handing it out
+        # again (a restarted server).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DB_POOL_SIZE), "max_size": DB_POOL_SIZE, "timeout": 10,
+        }
 else:
     DATABASES = {
         "default": {
@@ -151,8 +163,7 @@ else:
         }
     }
 
-# Cache: it holds the rate limits' counts, and sessions in front of the database (read from the
-# cache, written to both). Per process by default; shared with Redis.
+# Cache: it holds the rate limits' counts. Per process by default; shared with Redis.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -169,7 +180,9 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 20000},
         }
     }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # Sessions read from the process's cache, written to both: one query less per request. (With
+    # Redis a session read would be a round trip to Redis instead of one to the database.)
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Rate limits (journeymap/ratelimits.py): sign-in, joining with a link, posting notes. Off in the
 # test suite, whose tests share one cache; the rate-limit tests turn them on.

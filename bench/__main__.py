@@ -55,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--catchup-behind", type=int, default=d.catchup_behind)
     p.add_argument("--mode", choices=["edit", "add"], default=d.mode,
                    help="edit: writers edit notes (pushes of constant size); add: the capture form adds notes")
+    p.add_argument("--server", choices=["daphne", "uvicorn"], default=d.server,
+                   help="the ASGI server the app runs under (uvicorn: pip install uvicorn)")
     p.add_argument("--pg-url", default=d.pg_url, help="PostgreSQL server for scale-out (a fresh journeymap_bench "
                    "database is made there and dropped at the end)")
     p.add_argument("--redis-url", default=d.redis_url)
@@ -84,6 +86,7 @@ def options(args: argparse.Namespace) -> suite.Options:
     o.page_notes = args.page_notes
     o.catchup_behind = args.catchup_behind
     o.mode = args.mode
+    o.server = args.server
     o.pg_url, o.redis_url = args.pg_url, args.redis_url
     o.profile_dir = args.profile
     o.profile_gil = args.profile_gil
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     results = suite.run(o)
     results["seconds"] = time.perf_counter() - t0
     command = "python -m bench" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
-    shown = {k: getattr(o, k) for k in ("mode", "reps", "changes", "sizes", "rates", "ramp", "ramp_seconds",
+    shown = {k: getattr(o, k) for k in ("server", "mode", "reps", "changes", "sizes", "rates", "ramp", "ramp_seconds",
                                         "many_changes", "many_reps", "writers")}
     shown["load_average_at_start"] = load_start
     text = report.markdown(results, command=command, date=started.strftime("%Y-%m-%d %H:%M %Z"), options=shown)

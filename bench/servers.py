@@ -1,6 +1,6 @@
 """The servers under test, started and stopped by the benchmark itself, all on 127.0.0.1.
 
-- `App`: the real app under daphne (tests/live_server.py), one process (embedded: SQLite and the
+- `App`: the real app under daphne (or uvicorn: --server) (tests/live_server.py), one process (embedded: SQLite and the
   in-memory channel layer) or two (scale-out: a fresh PostgreSQL database and Redis).
 - `Bare`: the bare relay of bench/relay.py in its own process.
 
@@ -87,14 +87,15 @@ def reachable(pg_url: str, redis_url: str) -> str | None:
 class App:
     kind = "app"
 
-    def __init__(self, config: str, *, pg_url: str = "", redis_url: str = "") -> None:
+    def __init__(self, config: str, *, pg_url: str = "", redis_url: str = "", server: str = "daphne") -> None:
         self.config = config
         self.pg_url = pg_url
         if config == "embedded":
-            self.servers = [LiveServer(demo=False)]
+            self.servers = [LiveServer(demo=False, server=server)]
         elif config == "scaleout":
             env = {"DATABASE_URL": fresh_database(pg_url), "REDIS_URL": redis_url}
-            self.servers = [LiveServer(env=env, demo=False), LiveServer(env=env, demo=False, prepare=False)]
+            self.servers = [LiveServer(env=env, demo=False, server=server),
+                            LiveServer(env=env, demo=False, prepare=False, server=server)]
         else:
             raise ValueError(config)
 

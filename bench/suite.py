@@ -40,6 +40,7 @@ class Options:
     catchup_behind: int = 500
     catchup_repeat: int = 5
     mode: str = "edit"
+    server: str = "daphne"
     writers: int = 2
     pg_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/1"
@@ -117,7 +118,7 @@ class ConfigRun:
     async def __call__(self) -> dict[str, Any]:
         o = self.o
         self.log("starting the app")
-        self.app = App(self.config, pg_url=o.pg_url, redis_url=o.redis_url)
+        self.app = App(self.config, pg_url=o.pg_url, redis_url=o.redis_url, server=o.server)
         try:
             self.app.start()
             t0 = time.perf_counter()

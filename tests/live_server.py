@@ -71,7 +71,8 @@ def _die_with_parent() -> None:
 
 
 class LiveServer:
-    """One daphne process serving journeymap.asgi:application on 127.0.0.1:<port>."""
+    """One server process (daphne, or uvicorn for comparison) serving journeymap.asgi:application
+    on 127.0.0.1:<port>."""
 
     def __init__(
         self,
@@ -80,6 +81,7 @@ class LiveServer:
         port: int | None = None,
         prepare: bool = True,
         demo: bool = True,
+        server: str = "daphne",
         start_timeout: float = 30.0,
     ) -> None:
         self.host = "127.0.0.1"
@@ -90,6 +92,7 @@ class LiveServer:
         self.start_timeout = start_timeout
         self._prepare = prepare
         self._demo = demo
+        self.server = server
         self._prepared = False
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -124,6 +127,14 @@ class LiveServer:
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def _command(self) -> list[str]:
+        if self.server == "uvicorn":
+            return [sys.executable, "-m", "uvicorn", "--host", self.host, "--port", str(self.port),
+                    "--ws-max-size", str(WS_MAX_MESSAGE), "--lifespan", "off", "--log-level", "warning",
+                    "journeymap.asgi:application"]
+        return [*self._daphne(), "-b", self.host, "-p", str(self.port),
+                "--websocket-max-message-size", str(WS_MAX_MESSAGE), "journeymap.asgi:application"]
 
     def _daphne(self) -> list[str]:
         script = Path(sys.executable).parent / "daphne"
@@ -162,8 +173,7 @@ class LiveServer:
             self.prepare()
         self._log = open(self.log_path, "ab")
         self._process = subprocess.Popen(
-            [*self._daphne(), "-b", self.host, "-p", str(self.port),
-             "--websocket-max-message-size", str(WS_MAX_MESSAGE), "journeymap.asgi:application"],
+            self._command(),
             cwd=BASE_DIR,
             env=self.env,
             stdin=subprocess.DEVNULL,

@@ -42,7 +42,10 @@ def applied_event(scenario: Scenario, request_id: uuid.UUID | None) -> BoardEven
     """The event a retried request already produced, if any."""
     if request_id is None:
         return None
-    return BoardEvent.objects.filter(scenario=scenario, request_id=request_id).first()
+    try:  # unique per board
+        return BoardEvent.objects.get(scenario=scenario, request_id=request_id)
+    except BoardEvent.DoesNotExist:
+        return None
 
 
 def seq_marker(seq: int, *, reset: bool = False) -> str:

@@ -526,9 +526,10 @@ def _locked_note(note: Note) -> tuple[Scenario, Note]:
     """Lock the note's board and read the note afresh; ValidationError if it is gone.
     (A note never changes board, so the board to lock is known before reading it again.)"""
     scenario = events.lock_board(note.scenario_id)
-    current = Note.objects.select_related("author__user").filter(pk=note.pk, scenario=scenario).first()
-    if current is None:
-        raise ValidationError("This note has been deleted in the meantime.", code="gone")
+    try:
+        current = Note.objects.select_related("author__user").get(pk=note.pk, scenario=scenario)
+    except Note.DoesNotExist:
+        raise ValidationError("This note has been deleted in the meantime.", code="gone") from None
     current.scenario = scenario
     return scenario, current
 

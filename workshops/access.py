@@ -33,9 +33,10 @@ def membership(
     """
     if not user.is_authenticated:
         raise Http404
-    found = Membership.objects.select_related("user", "team").filter(user=user, team_id=team_id).first()
-    if found is None:
-        raise Http404
+    try:
+        found = Membership.objects.select_related("user", "team").get(user=user, team_id=team_id)
+    except Membership.DoesNotExist:
+        raise Http404 from None
     return check_scope(found, workshop_id)
 
 
@@ -48,10 +49,10 @@ def check_scope(found: Membership, workshop_id: int | None) -> Membership:
 
 
 def _get(queryset, pk: Any):
-    obj = queryset.filter(pk=pk).first()
-    if obj is None:
-        raise Http404
-    return obj
+    try:
+        return queryset.get(pk=pk)
+    except queryset.model.DoesNotExist:
+        raise Http404 from None
 
 
 def get_team(user, pk: int) -> tuple[Team, Membership]:

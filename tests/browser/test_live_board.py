@@ -35,6 +35,8 @@ def open_board(page: Page, sign_in, username: str, url: str) -> Page:
 
 def capture(phone: Page, *, phase: str, interaction: str, kind: str, text: str, send: bool = True) -> None:
     form = phone.locator("#capture-form")
+    # A form htmx has just swapped in listens once it has settled (htmx-added is then removed).
+    expect(form).not_to_have_class(re.compile(r"htmx-added"))
     with phone.expect_response(re.compile(r"/capture/interactions/")):
         form.get_by_label("Phase").select_option(label=phase)
     form.get_by_label("Micro-interaction").select_option(label=interaction)

@@ -4,8 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Daphne's limit applies to messages both ways: a fresh board for a big workshop is sent whole.
-WS_MAX_MESSAGE ?= 16777216
 
 .PHONY: run test install install-test bench clean
 
@@ -30,7 +28,7 @@ run: install
 	@echo ""
 	@echo "  Journeymap is at http://$(HOST):$(PORT)/  (demo sign-ins above, password: journeymap)"
 	@echo ""
-	DEBUG=$${DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX_MESSAGE) journeymap.asgi:application
+	DEBUG=$${DEBUG-1} $(BIN)/uvicorn --host $(HOST) --port $(PORT) --no-proxy-headers --lifespan off journeymap.asgi:application
 
 test: install-test
 	$(BIN)/python -m pytest

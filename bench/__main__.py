@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["edit", "add"], default=d.mode,
                    help="edit: writers edit notes (pushes of constant size); add: the capture form adds notes")
     p.add_argument("--server", choices=["daphne", "uvicorn"], default=d.server,
-                   help="the ASGI server the app runs under (uvicorn: pip install uvicorn)")
+                   help="the ASGI server the app runs under")
     p.add_argument("--pg-url", default=d.pg_url, help="PostgreSQL server for scale-out (a fresh journeymap_bench "
                    "database is made there and dropped at the end)")
     p.add_argument("--redis-url", default=d.redis_url)

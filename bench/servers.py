@@ -1,6 +1,6 @@
 """The servers under test, started and stopped by the benchmark itself, all on 127.0.0.1.
 
-- `App`: the real app under daphne (or uvicorn: --server) (tests/live_server.py), one process (embedded: SQLite and the
+- `App`: the real app under uvicorn (or daphne: --server) (tests/live_server.py), one process (embedded: SQLite and the
   in-memory channel layer) or two (scale-out: a fresh PostgreSQL database and Redis).
 - `Bare`: the bare relay of bench/relay.py in its own process.
 
@@ -87,7 +87,7 @@ def reachable(pg_url: str, redis_url: str) -> str | None:
 class App:
     kind = "app"
 
-    def __init__(self, config: str, *, pg_url: str = "", redis_url: str = "", server: str = "daphne") -> None:
+    def __init__(self, config: str, *, pg_url: str = "", redis_url: str = "", server: str = "uvicorn") -> None:
         self.config = config
         self.pg_url = pg_url
         if config == "embedded":

@@ -40,7 +40,7 @@ class Options:
     catchup_behind: int = 500
     catchup_repeat: int = 5
     mode: str = "edit"
-    server: str = "daphne"
+    server: str = "uvicorn"
     writers: int = 2
     pg_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/1"

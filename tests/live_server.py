@@ -1,7 +1,7 @@
 """Run the real Journeymap app in a subprocess, the way `make run` serves it.
 
     server = LiveServer()                # its own SQLite file in a fresh temporary folder
-    server.start()                       # migrate + load_demo once, then daphne; waits until it answers
+    server.start()                       # migrate + load_demo once, then the server; waits until it answers
     page.goto(server.url + "/accounts/login/")
     server.restart()                     # same port, same database
     server.close()                       # stop the server and remove its folder
@@ -33,7 +33,7 @@ from typing import IO
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 READY_PATH = "/accounts/login/"
-WS_MAX_MESSAGE = 16 * 1024 * 1024  # as `make run` (WS_MAX_MESSAGE in the Makefile): a whole board
+WS_MAX_MESSAGE = 16 * 1024 * 1024  # daphne limits messages both ways: a whole board is sent in one
 
 # Variables of the test process that must not leak into the server: it gets only what it is given.
 _SCRUBBED = frozenset({
@@ -71,8 +71,8 @@ def _die_with_parent() -> None:
 
 
 class LiveServer:
-    """One server process (daphne, or uvicorn for comparison) serving journeymap.asgi:application
-    on 127.0.0.1:<port>."""
+    """One server process serving journeymap.asgi:application on 127.0.0.1:<port>: uvicorn, as
+    `make run` serves it, or daphne (the benchmark compares them)."""
 
     def __init__(
         self,
@@ -81,7 +81,7 @@ class LiveServer:
         port: int | None = None,
         prepare: bool = True,
         demo: bool = True,
-        server: str = "daphne",
+        server: str = "uvicorn",
         start_timeout: float = 30.0,
     ) -> None:
         self.host = "127.0.0.1"
@@ -131,7 +131,7 @@ class LiveServer:
     def _command(self) -> list[str]:
         if self.server == "uvicorn":
             return [sys.executable, "-m", "uvicorn", "--host", self.host, "--port", str(self.port),
-                    "--ws-max-size", str(WS_MAX_MESSAGE), "--lifespan", "off", "--log-level", "warning",
+                    "--no-proxy-headers", "--lifespan", "off", "--log-level", "warning",
                     "journeymap.asgi:application"]
         return [*self._daphne(), "-b", self.host, "-p", str(self.port),
                 "--websocket-max-message-size", str(WS_MAX_MESSAGE), "journeymap.asgi:application"]

@@ -1,5 +1,5 @@
 """Browser tests: Debian's Chromium, driven by pytest-playwright, against the real app served by
-daphne in its own process with its own database (tests/live_server.py).
+uvicorn in its own process with its own database (tests/live_server.py).
 
 Fixtures for test writers:
 - app_server: the running app for this test module, loaded with the demo (fiona, sam, lea, marc).

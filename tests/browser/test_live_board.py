@@ -1,6 +1,6 @@
 """The live board in real browsers: a facilitator on a laptop and boutique staff on a phone.
 
-Everything goes through the real app (daphne in its own process): the phone's note reaches the
+Everything goes through the real app (uvicorn in its own process): the phone's note reaches the
 projector without a reload, a move made on the laptop reaches the phone, and both pages come back
 by themselves after the server is stopped and started again, with nothing lost or doubled.
 """

@@ -26,7 +26,7 @@ class Options:
     rates: list[float] = field(default_factory=lambda: [10.0, 20.0])
     reps: int = 5
     changes: int = 60
-    ramp: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 40.0, 80.0, 160.0])
+    ramp: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 120.0, 160.0])
     ramp_seconds: float = 3.0
     capacity_size: int = 200
     capacity_p99_ms: float = 100.0

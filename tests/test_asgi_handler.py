@@ -1,0 +1,86 @@
+"""The HTTP side of journeymap.asgi: Django's middleware in one thread hop, on threads kept between
+requests (with their database connections), and async views still served."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator
+from django.db import connections
+
+from boards import services
+from journeymap import handlers
+from tests.ws import session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fetch(app, cookies: bytes, method: str, path: str) -> dict:
+    async def run():
+        comm = HttpCommunicator(app, method, path, headers=[(b"host", b"localhost"), (b"cookie", cookies)])
+        return await comm.get_response(timeout=20)
+
+    return async_to_sync(run)()
+
+
+def test_it_serves_requests_one_after_another_on_one_kept_thread(monkeypatch, facilitator, board):
+    app = handlers.SyncMiddlewareASGIHandler()
+    cookies = session_cookie(facilitator)
+    here = threading.get_ident()
+    seen: list[tuple[int, int]] = []
+    wrapper = type(connections["default"])
+    original = wrapper.ensure_connection
+
+    def spy(self):
+        original(self)
+        if threading.get_ident() != here:
+            seen.append((threading.get_ident(), id(self.connection)))
+
+    monkeypatch.setattr(wrapper, "ensure_connection", spy)
+    for _ in range(3):
+        assert fetch(app, cookies, "GET", f"/boards/{board.pk}/")["status"] == 200
+    threads, kept = {t for t, _ in seen}, {c for _, c in seen}
+    assert len(seen) >= 3 and len(threads) == 1 and len(kept) == 1  # one thread, its connection kept
+    assert app._kept == 1 and len(app._idle) == 1
+
+
+def test_it_gives_a_request_its_own_thread_when_the_kept_ones_are_busy(monkeypatch, facilitator):
+    app = handlers.SyncMiddlewareASGIHandler()
+    monkeypatch.setattr(handlers, "KEPT_THREADS", 0)
+    assert fetch(app, session_cookie(facilitator), "GET", "/")["status"] == 200
+    assert app._kept == 0 and app._idle == []
+
+
+def test_it_runs_a_note_edit_through_the_whole_middleware(participant, board):
+    """CSRF, sessions, htmx and the service, through the ASGI entry point the servers use."""
+    from journeymap.asgi import application
+
+    phase = board.phases.order_by("order").first()
+    note = services.add_note(actor=participant, scenario=board, phase=phase, kind="friction", text="Told to wait")
+    token = "k" * 32
+    body = (f"text=Told+to+wait+at+the+door&kind=friction&version={note.version}"
+            f"&request_id={uuid.uuid4()}&csrfmiddlewaretoken={token}").encode()
+    cookie = session_cookie(participant) + f"; csrftoken={token}".encode()
+
+    async def run():
+        comm = HttpCommunicator(application, "POST", f"/notes/{note.pk}/edit/", body=body, headers=[
+            (b"host", b"localhost"), (b"cookie", cookie), (b"hx-request", b"true"),
+            (b"content-type", b"application/x-www-form-urlencoded"), (b"origin", b"http://localhost"),
+        ])
+        return await comm.get_response(timeout=20)
+
+    response = async_to_sync(run)()
+    assert response["status"] == 204
+    note.refresh_from_db()
+    assert note.text == "Told to wait at the door"
+
+
+def test_it_still_serves_async_views(manager, board):
+    """The poster's PDF view is async; the synchronous middleware chain calls it."""
+    response = fetch(handlers.SyncMiddlewareASGIHandler(), session_cookie(manager), "GET", f"/boards/{board.pk}/poster.pdf")
+    assert response["status"] in (200, 503)  # 503: this machine's WeasyPrint lacks Pango
+    if response["status"] == 200:
+        assert response["body"].startswith(b"%PDF")

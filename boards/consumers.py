@@ -65,7 +65,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         since = _int(query.get("since", [None])[0])
         # Subscribe before reading what was missed: nothing committed in between is lost. Pushes
         # that arrive meanwhile wait in `pending` and go out after the catch-up, in seq order.
-        self.pending: list[dict] = []
+        self.pending: list[events.Frame] = []
         self.ready = False
         await events.hub().join(self.scenario_id, self)
         self.joined = True
@@ -80,8 +80,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         for message in messages:
             await self.send(text_data=message)
         self.ready = True
-        for message in self.pending:
-            await self.push(message)
+        for frame in self.pending:
+            await self.deliver(frame)
         self.pending = []
         await presence.register.join(self.scenario_id, self.channel_name, presence.Person.of(self.member))
         await events.presence_changed(self.scenario_id)
@@ -110,19 +110,25 @@ class BoardConsumer(AsyncWebsocketConsumer):
         """This person's access was revoked: close with 4403, which the page does not retry."""
         await self.close(code=CLOSE_FORBIDDEN)
 
-    async def push(self, event: dict) -> None:
-        """A board push, from this process's hub (or this person's private channel)."""
+    async def deliver(self, frame: events.Frame) -> None:
+        """Board pushes from this process's hub, in seq order: the same message for every socket
+        on the board, sent straight to the server (the hub is the hot path of every change)."""
         if not self.ready:
-            self.pending.append(event)
+            self.pending.append(frame)
             return
-        seq = event["seq"]
-        if seq:
-            if seq <= self.last_sent:
+        if frame.last:
+            if frame.last <= self.last_sent:
                 return  # already sent during catch-up
-            self.last_sent = seq
-        await self.send(text_data=event["html"])
+            text = frame.after(self.last_sent)
+            self.last_sent = frame.last
+        else:
+            text = frame.html
+        await self.base_send({"type": "websocket.send", "text": text})
 
-    board_push = push
+    async def board_push(self, event: dict) -> None:
+        """A private push (this person's dots, their private notes): no seq. During catch-up it
+        waits, so the private state sent then cannot overwrite a newer one."""
+        await self.deliver(events.Frame(0, 0, event["html"]))
 
 
 class PersonalConsumer(AsyncWebsocketConsumer):

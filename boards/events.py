@@ -11,11 +11,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.utils.html import format_html
 
@@ -88,10 +89,34 @@ def append(
 
 
 def broadcast(scenario_id: int, seq: int, html: str) -> None:
-    """Send a committed event to the board's sockets. If the channel layer is down (Redis
-    restarting), the change is safe in the database: log it and let clients catch up by seq when
-    their sockets come back, rather than failing the request that made the change."""
-    _group_send(group_name(scenario_id), {"type": PUSH_TYPE, "scenario": scenario_id, "seq": seq, "html": html})
+    """Send a committed event to the board's sockets: to this process's hubs at once, and through
+    the channel layer to the other processes'. If the layer is down (Redis restarting), the change
+    is safe in the database: the failure is logged, and clients catch up by seq when their sockets
+    come back, rather than failing the request that made the change."""
+    message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": seq, "html": html, "origin": ORIGIN}
+    _offer_locally(scenario_id, message)
+    if _shared_layer() is not None:
+        _group_send(group_name(scenario_id), message)
+
+
+def _shared_layer():
+    """The channel layer if it reaches other processes (Redis). None for the in-memory layer: only
+    this process could read it, and this process's hubs get every board push directly."""
+    layer = get_channel_layer()
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return None
+    return layer
+
+
+def _offer_locally(scenario_id: int, message: dict) -> None:
+    """Hand a board push to every hub of this process that has sockets on the board (callable
+    from any thread: the hub takes it on its own event loop)."""
+    for loop, h in list(_hubs.items()):
+        if scenario_id in h.sockets:
+            try:
+                loop.call_soon_threadsafe(h.offer, message)
+            except RuntimeError:  # that loop has closed since
+                pass
 
 
 def _group_send(group: str, message: dict) -> None:
@@ -157,21 +182,74 @@ def missed_events(scenario_id: int, since: int, limit: int) -> list[tuple[int, s
     return rows
 
 
-# Websocket side --------------------------------------------------------------------------------
-
-
 # Per-process fan-out ----------------------------------------------------------------------------
+
+ORIGIN = uuid.uuid4().hex  # this process: it skips its own pushes when the layer echoes them back
+MAX_FRAME_PUSHES = 100  # board pushes joined into one websocket message at most
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One websocket message for a board's sockets: the board pushes `first`..`last`, consecutive
+    and in seq order, joined as they were stored; or, with seq 0, one push that is not board state
+    (the people present). Built once, the same bytes for every socket."""
+
+    first: int
+    last: int
+    html: str
+    parts: tuple[tuple[int, str], ...] = ()
+
+    @classmethod
+    def of(cls, parts: list[tuple[int, str]]) -> Frame:
+        return cls(parts[0][0], parts[-1][0], "".join(html for _, html in parts), tuple(parts))
+
+    def after(self, seq: int) -> str:
+        """The message for a socket that has had everything up to `seq` already."""
+        if self.first > seq:
+            return self.html
+        return "".join(html for part_seq, html in self.parts if part_seq > seq)
+
+
+def frames(messages: list[dict]) -> list[tuple[int, Frame]]:
+    """Board pushes that are waiting together, as few messages as order allows: each board's run
+    of consecutive pushes becomes one message (up to MAX_FRAME_PUSHES); a push with no seq goes
+    on its own, after the board pushes that came before it."""
+    out: list[tuple[int, Frame]] = []
+    runs: dict[int, list[tuple[int, str]]] = {}
+
+    def flush(scenario_id: int) -> None:
+        run = runs.pop(scenario_id, None)
+        if run:
+            out.append((scenario_id, Frame.of(run)))
+
+    for message in messages:
+        scenario_id, seq = message["scenario"], message.get("seq") or 0
+        if not seq:
+            flush(scenario_id)
+            out.append((scenario_id, Frame(0, 0, message["html"])))
+            continue
+        run = runs.setdefault(scenario_id, [])
+        if run and seq != run[-1][0] + 1:
+            flush(scenario_id)
+            run = runs.setdefault(scenario_id, [])
+        run.append((seq, message["html"]))
+        if len(run) >= MAX_FRAME_PUSHES:
+            flush(scenario_id)
+    for scenario_id in list(runs):
+        flush(scenario_id)
+    return out
 
 
 class Hub:
     """One process's fan-out for board pushes.
 
-    The channel layer carries each push once per process, not once per socket: a process
-    subscribes one channel of its own to a board's group while it has sockets on that board,
-    and hands each push straight to them, in order. (Going through the layer for every socket
-    costs a layer send, a receive and a thread hop per socket per change.) If the layer fails
-    (Redis restarting), the process closes its board sockets with 1012; pages reconnect and
-    catch up by seq.
+    Pushes reach the hub of the process that committed them directly, and other processes'
+    hubs through the channel layer, once per process (a hub subscribes one channel of its own to
+    a board's group while it has sockets on that board). The hub hands each push to its sockets,
+    in seq order. Pushes that arrive while it is still sending earlier ones wait in its inbox,
+    and go out together: one message per socket for all of a board's waiting pushes, so a
+    busy board costs fewer sends, not a growing queue. If the layer fails (Redis restarting), the
+    process closes its board sockets with 1012; pages reconnect and catch up by seq.
     """
 
     CLOSE_RESTART = 1012
@@ -181,19 +259,26 @@ class Hub:
         self.last_seq: dict[int, int] = {}
         self.channel: str | None = None
         self.listener: asyncio.Task | None = None
+        self.sender: asyncio.Task | None = None
+        self.inbox: list[dict] = []
+        self.waiting: asyncio.Event | None = None
         # Boards whose presence push is held for a moment: True if a change waits for it.
         self.presence_waiting: dict[int, bool] = {}
 
     async def join(self, scenario_id: int, socket) -> None:
-        layer = get_channel_layer()
-        if self.listener is None or self.listener.done():
+        if self.sender is None or self.sender.done():
+            self.waiting = asyncio.Event()
+            self.sender = asyncio.get_running_loop().create_task(self._send())
+        layer = _shared_layer()
+        if layer is not None and (self.listener is None or self.listener.done()):
             # The layer's own kind of process channel: channels-redis reads one per process.
             self.channel = await layer.new_channel()
             self.sockets = {}
             self.listener = asyncio.get_running_loop().create_task(self._listen(layer, self.channel))
         if scenario_id not in self.sockets:
             self.sockets[scenario_id] = set()
-            await layer.group_add(group_name(scenario_id), self.channel)
+            if layer is not None:
+                await layer.group_add(group_name(scenario_id), self.channel)
         self.sockets[scenario_id].add(socket)
 
     async def leave(self, scenario_id: int, socket) -> None:
@@ -204,15 +289,25 @@ class Hub:
         if not sockets:
             del self.sockets[scenario_id]
             self.last_seq.pop(scenario_id, None)
+            layer = _shared_layer()
+            if layer is None or self.channel is None:
+                return
             try:
-                await get_channel_layer().group_discard(group_name(scenario_id), self.channel)
+                await layer.group_discard(group_name(scenario_id), self.channel)
             except Exception:  # noqa: BLE001 - the layer is down; the group expires on its own
                 logger.warning("Could not leave %s", group_name(scenario_id))
 
+    def offer(self, message: dict) -> None:
+        """Take a push (on the hub's event loop); the sender sends it as soon as it is free."""
+        self.inbox.append(message)
+        if self.waiting is not None:
+            self.waiting.set()
+
     async def _in_order(self, message: dict) -> list[dict]:
-        """Board pushes in seq order. Two processes may commit seqs N and N+1 and their pushes
-        reach the layer the other way round: on a gap, read the missing events from the
-        database (they are committed: N+1 was numbered after N's commit) and send them first."""
+        """Board pushes in seq order. Two processes, or two request threads, may commit seqs N and
+        N+1 and their pushes reach the hub the other way round: on a gap, read the missing events
+        from the database (they are committed: N+1 was numbered after N's commit) and send them
+        first."""
         scenario_id, seq = message.get("scenario"), message.get("seq")
         if not seq:
             return [message]
@@ -231,10 +326,23 @@ class Hub:
         self.last_seq[scenario_id] = seq
         return ordered
 
-    async def _deliver(self, message: dict) -> None:
-        for socket in list(self.sockets.get(message.get("scenario"), ())):
+    async def _send(self) -> None:
+        assert self.waiting is not None
+        while True:
+            await self.waiting.wait()
+            self.waiting.clear()
+            messages, self.inbox = self.inbox, []
+            ordered: list[dict] = []
+            for message in messages:
+                if message.get("scenario") in self.sockets:  # else nobody here to send it to
+                    ordered.extend(await self._in_order(message))
+            for scenario_id, frame in frames(ordered):
+                await self._deliver(scenario_id, frame)
+
+    async def _deliver(self, scenario_id: int, frame: Frame) -> None:
+        for socket in list(self.sockets.get(scenario_id, ())):
             try:
-                await socket.push(message)
+                await socket.deliver(frame)
             except Exception:  # noqa: BLE001 - one broken socket must not stop the others
                 logger.exception("Could not push to a board socket")
 
@@ -242,14 +350,15 @@ class Hub:
         try:
             while True:
                 message = await layer.receive(channel)
-                for ordered in await self._in_order(message):
-                    await self._deliver(ordered)
+                if message.get("origin") != ORIGIN:  # this process's own were offered directly
+                    self.offer(message)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the layer failed: drop our sockets, they will come back
             logger.exception("Channel layer failed; closing this process's board sockets")
             sockets = [s for group in self.sockets.values() for s in group]
             self.sockets = {}
+            self.last_seq = {}
             for socket in sockets:
                 await socket.close(code=self.CLOSE_RESTART)
 
@@ -353,5 +462,8 @@ async def _push_presence(scenario_id: int) -> None:
 
     people = await presence.register.people(scenario_id)
     html = render_to_string("boards/board.html#presence", {"oob": True, "present": people})
-    message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": 0, "html": html}
-    await get_channel_layer().group_send(group_name(scenario_id), message)
+    message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": 0, "html": html, "origin": ORIGIN}
+    hub().offer(message)
+    layer = _shared_layer()
+    if layer is not None:
+        await layer.group_send(group_name(scenario_id), message)

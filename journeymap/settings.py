@@ -121,11 +121,12 @@ if os.environ.get("DATABASE_URL"):
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "journeymap.sqlite",
             "NAME": SQLITE_PATH,
             "OPTIONS": {
                 # Writers take the lock when their transaction begins, so they queue
-                # on the busy timeout instead of failing with "database is locked".
+                # instead of failing with "database is locked": this process's writers on a
+                # lock of its own (journeymap/sqlite), other processes' on the busy timeout.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
                 "init_command": (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from channels.auth import AuthMiddleware
 from channels.security.websocket import WebsocketDenier
+from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -40,3 +42,19 @@ class SameOriginValidator:
         if allowed_origin(scope):
             return await self.application(scope, receive, send)
         return await WebsocketDenier()(scope, receive, send)
+
+
+class ReadOnlySessionMiddleware(SessionMiddleware):
+    """Channels' session middleware without its wrapper around `send`: a websocket here reads
+    the session (who is signed in) and never changes it, so there is nothing to save, and every
+    push to every socket need not go through a check for it."""
+
+    async def __call__(self, scope, receive, send):
+        wrapper = InstanceSessionWrapper(scope, send)
+        await wrapper.resolve_session()
+        return await self.inner(wrapper.scope, receive, send)
+
+
+def AuthMiddlewareStack(inner):  # noqa: N802 - as channels.auth.AuthMiddlewareStack
+    """Channels' stack (cookies, session, user in `scope["user"]`) with the read-only session."""
+    return CookieMiddleware(ReadOnlySessionMiddleware(AuthMiddleware(inner)))

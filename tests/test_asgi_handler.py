@@ -3,6 +3,8 @@ requests (with their database connections), and async views still served."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -84,3 +86,18 @@ def test_it_still_serves_async_views(manager, board):
     assert response["status"] in (200, 503)  # 503: this machine's WeasyPrint lacks Pango
     if response["status"] == 200:
         assert response["body"].startswith(b"%PDF")
+
+
+@pytest.mark.django_db(transaction=False)
+def test_it_keeps_what_start_up_loaded_out_of_the_garbage_collectors_sight(tmp_path):
+    """A full collection would walk everything Django loaded on every pass (50-100 ms with no
+    answer and no push): the ASGI application freezes it once loaded."""
+    from tests.live_server import BASE_DIR, base_environment
+
+    found = subprocess.run(
+        [sys.executable, "-c", "import gc, journeymap.asgi; print(gc.get_freeze_count())"],
+        cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
+        env={**base_environment(), "DEBUG": "1", "SQLITE_PATH": str(tmp_path / "db.sqlite3")},
+    )
+    assert found.returncode == 0, found.stderr
+    assert int(found.stdout.split()[-1]) > 50_000

@@ -8,15 +8,15 @@ request, and that its push reaches the channel layer only once the transaction h
 from __future__ import annotations
 
 import asyncio
+import queue
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -1125,26 +1125,51 @@ def test_it_cleans_text():
 
 
 class Listener:
-    """A channel subscribed to a board's group on the real (in-memory) channel layer."""
+    """A socket on a real hub, on an event loop of its own as a server's: it records what the
+    hub hands it, one push at a time (a busy board's pushes may come in one frame)."""
+
+    MARK = "test-marker"
 
     def __init__(self, board: Scenario):
-        self.layer = get_channel_layer()
-        self.group = events.group_name(board.pk)
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(self.group, self.channel)
+        self.board_id = board.pk
+        self.received: queue.Queue = queue.Queue()
+        self.parts: list[dict] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.hub = self._run(self._join())
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=5)
+
+    async def _join(self) -> events.Hub:
+        hub = events.hub()
+        await hub.join(self.board_id, self)
+        return hub
+
+    async def deliver(self, frame: events.Frame) -> None:
+        self.received.put(frame)
 
     def mark(self) -> None:
-        """Put a marker in the channel: whatever arrives after it was sent after this moment."""
-        async_to_sync(self.layer.send)(self.channel, {"type": "test.marker"})
+        """Put a marker through the hub: whatever comes after it was offered after this moment."""
+        self.loop.call_soon_threadsafe(self.hub.offer, {"scenario": self.board_id, "seq": 0, "html": self.MARK})
 
     def receive(self) -> dict:
-        async def receive_one():
-            return await asyncio.wait_for(self.layer.receive(self.channel), timeout=5)
+        if not self.parts:
+            frame = self.received.get(timeout=5)
+            pairs = frame.parts or ((frame.first, frame.html),)
+            self.parts = [{"seq": seq, "html": html} for seq, html in pairs]
+        return self.parts.pop(0)
 
-        return async_to_sync(receive_one)()
+    async def _leave(self) -> None:
+        await self.hub.leave(self.board_id, self)
+        self.hub.sender.cancel()
 
     def close(self) -> None:
-        async_to_sync(self.layer.group_discard)(self.group, self.channel)
+        self._run(self._leave())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
 
 
 @pytest.fixture
@@ -1168,10 +1193,10 @@ def test_it_broadcasts_the_push_after_the_commit(
         )
         listener.mark()
     assert len(callbacks) == 1
-    assert listener.receive() == {"type": "test.marker"}, "the push went out before the commit"
+    assert listener.receive() == {"seq": 0, "html": Listener.MARK}, "the push went out before the commit"
     push = listener.receive()
     event = last_event(board)
-    assert push == {"type": events.PUSH_TYPE, "scenario": board.pk, "seq": event.seq, "html": event.html}
+    assert push == {"seq": event.seq, "html": event.html}
     assert event.seq == 2
     assert f'id="notes-mi-{mi.pk}"' in push["html"] and f'id="note-{note.pk}"' in push["html"]
 

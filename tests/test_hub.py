@@ -1,6 +1,8 @@
-"""The per-process hub puts pushes back in seq order when they cross between processes."""
+"""The per-process hub: pushes in seq order, once, and those that wait together sent together."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -25,5 +27,82 @@ def test_it_fills_a_gap_from_the_database_and_drops_the_late_push(board, partici
         assert [m["seq"] for m in ordered] == [n1.seq, n2.seq]
         assert f'id="note-{first.pk}"' in ordered[0]["html"]
         assert await hub._in_order({**push, "seq": n1.seq, "html": n1.html}) == []
+
+    async_to_sync(run)()
+
+
+# Pushes that wait together go out together --------------------------------------------------------
+
+
+class Socket:
+    """What the hub hands a board socket, recorded."""
+
+    def __init__(self) -> None:
+        self.frames: list[events.Frame] = []
+        self.arrived = asyncio.Event()
+
+    async def deliver(self, frame: events.Frame) -> None:
+        self.frames.append(frame)
+        self.arrived.set()
+
+    async def wait_for(self, count: int) -> list[events.Frame]:
+        while len(self.frames) < count:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), timeout=5)
+        return self.frames
+
+
+def push(seq: int, board: int = 7) -> dict:
+    return {"type": events.PUSH_TYPE, "scenario": board, "seq": seq, "html": f'<p id="p{seq}">{seq}</p>'}
+
+
+def test_it_sends_the_pushes_waiting_for_a_board_as_one_message_in_order():
+    async def run():
+        hub, socket = events.Hub(), Socket()
+        await hub.join(7, socket)
+        try:
+            for seq in (1, 2, 3):  # offered before the hub gets a turn: they wait together
+                hub.offer(push(seq))
+            [frame] = await socket.wait_for(1)
+            assert (frame.first, frame.last) == (1, 3)
+            assert frame.html == '<p id="p1">1</p><p id="p2">2</p><p id="p3">3</p>'
+            hub.offer(push(4))  # alone: a message of its own
+            frames = await socket.wait_for(2)
+            assert (frames[1].first, frames[1].last, frames[1].html) == (4, 4, '<p id="p4">4</p>')
+        finally:
+            hub.sender.cancel()
+
+    async_to_sync(run)()
+
+
+def test_it_keeps_a_push_without_seq_between_the_board_pushes_around_it():
+    presence = {"type": events.PUSH_TYPE, "scenario": 7, "seq": 0, "html": '<ul id="presence"></ul>'}
+    out = events.frames([push(1), push(2), presence, push(3), push(1, board=8)])
+    assert [(board, f.first, f.last) for board, f in out] == [(7, 1, 2), (7, 0, 0), (7, 3, 3), (8, 1, 1)]
+    assert out[1][1].html == '<ul id="presence"></ul>'
+
+
+def test_it_splits_a_long_run_of_pushes_into_messages_of_at_most_a_hundred():
+    out = events.frames([push(seq) for seq in range(1, 251)])
+    assert [(f.first, f.last) for _, f in out] == [(1, 100), (101, 200), (201, 250)]
+
+
+def test_it_gives_a_socket_that_caught_up_midway_only_the_pushes_after_its_catch_up():
+    frame = events.Frame.of([(5, "<i>5</i>"), (6, "<i>6</i>"), (7, "<i>7</i>")])
+    assert frame.after(4) == "<i>5</i><i>6</i><i>7</i>"
+    assert frame.after(6) == "<i>7</i>"
+
+
+def test_it_does_not_hold_pushes_for_boards_it_has_no_sockets_on():
+    async def run():
+        hub, socket = events.Hub(), Socket()
+        await hub.join(7, socket)
+        try:
+            hub.offer(push(1, board=8))
+            hub.offer(push(1))
+            [frame] = await socket.wait_for(1)
+            assert frame.first == 1 and 8 not in hub.last_seq
+        finally:
+            hub.sender.cancel()
 
     async_to_sync(run)()

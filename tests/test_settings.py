@@ -78,7 +78,7 @@ def test_it_runs_without_a_secret_key_in_development() -> None:
 
 def test_it_uses_sqlite_and_the_in_memory_layer_by_default(tmp_path) -> None:
     found = settings_under(SQLITE_PATH=str(tmp_path / "journeymap.sqlite3"))
-    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["engine"] == "journeymap.sqlite"
     assert found["name"] == str(tmp_path / "journeymap.sqlite3")
     assert found["layer"] == "channels.layers.InMemoryChannelLayer"
     assert found["atomic_requests"] is False

@@ -86,7 +86,8 @@ def get_interaction(user, pk: int) -> tuple[MicroInteraction, Membership]:
 
 
 def get_note(user, pk: int) -> tuple[Note, Membership]:
-    note = _get(Note.objects.select_related("scenario__workshop", "author__user"), pk)
+    # Not its author: the services read the note again, with its author, under the board's lock.
+    note = _get(Note.objects.select_related("scenario__workshop"), pk)
     return note, membership(user, note.scenario.workshop.team_id, note.scenario.workshop_id)
 
 

@@ -1,12 +1,15 @@
 // The live board: keep the websocket connected, apply pushes in seq order, and drag notes.
 //
-// Every push starts with <span id="board-seq" data-seq="N">. We apply N only if it is the
-// next one; an old one is dropped, and a gap makes us reconnect with ?since=<last applied>,
-// so the server replays exactly what we missed (or sends a fresh board, marked data-reset).
+// Every push starts with <span id="board-seq" data-seq="N">. A message holds one push, or on a
+// busy board several consecutive ones (N, N+1, …, M), each with its own marker. We apply it only
+// if N is the next one; an old one is dropped, and a gap makes us reconnect with ?since=<last
+// applied>, so the server replays exactly what we missed (or sends a fresh board, marked
+// data-reset).
 (function () {
   "use strict";
 
   var SEQ = /^<span id="board-seq" data-seq="(\d+)"( data-reset)?/;
+  var ANY_SEQ = /<span id="board-seq" data-seq="(\d+)"/g;
   var RETRIED_BY_HTMX = [1006, 1011, 1012, 1013];
   var CLOSE_FORBIDDEN = 4403;
   var root = document.getElementById("board-root");
@@ -84,8 +87,10 @@
     var m = SEQ.exec(e.detail.message);
     if (!m || m[2]) return; // presence (no seq), or a fresh board to take whole
     var seq = parseInt(m[1], 10);
+    var markers = e.detail.message.match(ANY_SEQ);
+    var upTo = parseInt(markers[markers.length - 1].replace(ANY_SEQ, "$1"), 10);
     var last = lastSeq();
-    if (seq <= last) {
+    if (upTo <= last) {
       e.preventDefault(); // already applied
     } else if (seq !== last + 1) {
       e.preventDefault(); // a gap: ask for what we missed

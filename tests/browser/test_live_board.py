@@ -169,3 +169,49 @@ def test_it_recovers_a_lost_push_by_asking_for_what_it_missed(desktop, sign_in, 
         expect(desktop.locator(".note", has_text=text)).to_have_count(1)
     assert dropped, "the first push was not intercepted"
     assert len(sockets) == 2 and "since=" in sockets[1]
+
+
+def test_it_applies_several_pushes_that_come_in_one_message(desktop, sign_in, board_url, new_context):
+    """A busy board's pushes that waited together come in one message, each with its own seq
+    marker: the page applies them all, in order, and stays on the same socket. (Here the test
+    joins three pushes on their way to the page, to be sure they come together.)"""
+    texts = [f"Busy board: note {i} of three" for i in (1, 2, 3)]
+    held: list[str] = []
+    joined: list[str] = []
+    sockets: list[str] = []
+
+    def three_in_one(ws):
+        sockets.append(ws.url)
+        server = ws.connect_to_server()
+
+        def from_server(message):
+            text = str(message)
+            if text.startswith('<span id="board-seq"') and "data-reset" not in text[:80]:
+                held.append(text)
+                if len(held) == 3:
+                    joined.append("".join(held))
+                    held.clear()
+                    ws.send(joined[-1])
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    desktop.route_web_socket(re.compile(r"/ws/boards/"), three_in_one)
+    open_board(desktop, sign_in, "fiona", board_url)
+    lea = new_context(viewport={"width": 375, "height": 812}).new_page()
+    open_board(lea, sign_in, "lea", board_url)
+    for text in texts:
+        capture(lea, phase="Consideration", interaction="Books a private appointment", kind="idea", text=text)
+        expect(lea.locator("#capture-form")).to_contain_text("Sent")
+        expect(lea.locator(".note", has_text=text)).to_have_count(1)
+
+    notes = desktop.locator(".interaction", has_text="Books a private appointment").locator(".note")
+    expect(notes.filter(has_text="Busy board")).to_have_count(3)
+    shown = notes.filter(has_text="Busy board").all_inner_texts()
+    assert [next(i for i, text in enumerate(texts) if text in note) for note in shown] == [0, 1, 2]
+    assert len(joined) == 1 and joined[0].count('<span id="board-seq"') == 3
+    seq = lea.locator("#board-seq").get_attribute("data-seq")
+    expect(desktop.locator("#board-seq")).to_have_attribute("data-seq", seq)
+    expect(desktop.locator("#sync-status")).to_have_attribute("data-state", "live")
+    assert len(sockets) == 1, "the page reconnected instead of applying the message"

@@ -177,11 +177,12 @@ def _fanout(cfg: dict[str, Any]) -> list[str]:
         "",
         "Delivery (every participant, every change, once, in seq order) and resources (server CPU in % of one "
         "core during the runs, summed over server processes; RSS growth per connected participant; "
-        "the benchmark client's own CPU):",
+        "the benchmark client's own CPU; pushes per websocket message the app sent, above 1 when a busy "
+        "board's waiting pushes went out together):",
         "",
-        "| N | changes/s | app delivered | bare delivered | push bytes | app CPU % | bare CPU % | client CPU % (app run) "
+        "| N | changes/s | app delivered | bare delivered | push bytes | pushes/message | app CPU % | bare CPU % | client CPU % (app run) "
         "| app RSS | app KiB/conn | bare KiB/conn | app connect + settle s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for b in blocks:
         ac, bc = b["app_connect"], b["bare_connect"]
@@ -189,7 +190,7 @@ def _fanout(cfg: dict[str, Any]) -> list[str]:
             a, z = r["app"], r["bare"]
             out.append(
                 f"| {r['n']} | {r['rate']:g} | {delivered(a)} | {delivered(z)} | {f(a['push_bytes'], 0)} "
-                f"| {f(a['server_cpu_pct'], 0)} | {f(z['server_cpu_pct'], 0)} | {f(a['client_cpu_pct'], 0)} "
+                f"| {f(a.get('pushes_per_message', math.nan), 2)} | {f(a['server_cpu_pct'], 0)} | {f(z['server_cpu_pct'], 0)} | {f(a['client_cpu_pct'], 0)} "
                 f"| {f(a['server_rss'] / 2**20, 0)} MiB | {f(ac['rss_per_conn'] / 1024, 0)} | {f(bc['rss_per_conn'] / 1024, 0)} "
                 f"| {f(ac['connect_s'], 1)} + {f(ac['settle_s'], 1)}"
                 f"{' (' + str(ac['retries']) + ' handshakes retried)' if ac.get('retries') else ''} |"
@@ -218,7 +219,8 @@ def _capacity(cfg: dict[str, Any]) -> list[str]:
         verdict = "pass" if r["ok"] else "FAIL"
         return (f"{f(r['p50'])} / {f(r['p99'])}",
                 f"{verdict} (delivered {f(r['delivered_ratio'], 4)}, {f(r['achieved_rate'])}/s, "
-                f"CPU {f(r['server_cpu_pct'], 0)}%, client {f(r['client_cpu_pct'], 0)}%)")
+                f"CPU {f(r['server_cpu_pct'], 0)}%, client {f(r['client_cpu_pct'], 0)}%"
+                + (f", {f(r['pushes_per_message'], 2)} pushes/message" if side == "app" else "") + ")")
 
     for s in cap["steps"]:
         a, av = cell(s, "app")

@@ -266,6 +266,7 @@ class ConfigRun:
                 step[kind] = {"p50": r["fanout"]["p50"], "p99": r["fanout"]["p99"], "ok": ok,
                               "delivered_ratio": r["delivered_ratio"], "achieved_rate": r["achieved_rate"],
                               "server_cpu_pct": r["server_cpu_pct"], "client_cpu_pct": r["client_cpu_pct"],
+                              "pushes_per_message": r["pushes_per_message"],
                               "errors": r["errors"]}
                 if ok:
                     best[kind] = rate
@@ -389,6 +390,7 @@ def pair_summary(n: int, rate: float, pairs: list[tuple[dict, dict]]) -> dict[st
             "duplicates": total(0, "duplicates"), "gaps": total(0, "gaps"), "reorders": total(0, "reorders"),
             "errors": total(0, "errors"), "stale": total(0, "stale"), "server_cpu_pct": med(0, "server_cpu_pct"),
             "client_cpu_pct": med(0, "client_cpu_pct"), "push_bytes": med(0, "push_bytes"),
+            "pushes_per_message": med(0, "pushes_per_message"),
             "achieved_rate": med(0, "achieved_rate"), "server_rss": med(0, "server_rss"),
             "first_error": next((p[0]["first_error"] for p in pairs if p[0]["first_error"]), ""),
         },

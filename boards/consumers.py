@@ -5,7 +5,12 @@ It never writes to the database. Browsers change the board through ordinary HTTP
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections import deque
+from collections.abc import Awaitable, Coroutine
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -18,6 +23,37 @@ from workshops.models import Membership
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MUCH = 4429
+CLOSE_TRY_AGAIN = 1013
+MAX_BEHIND = 1000  # messages queued for a client that reads nothing, before it must catch up anew
+
+logger = logging.getLogger(__name__)
+
+
+def start(coroutine: Coroutine[Any, Any, None]) -> Awaitable[None] | None:
+    """Run `coroutine` until it first has to wait. None if it finished without waiting (a send
+    to a client that reads: the common case); else a task that runs the rest of it."""
+    try:
+        waiting_for = coroutine.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_finish(coroutine, waiting_for))
+
+
+async def _finish(coroutine: Coroutine[Any, Any, None], waiting_for: Any) -> None:
+    """Drive a started coroutine to its end, as an asyncio task would: wait for the future it
+    yielded, resume it, and so on."""
+    try:
+        while True:
+            if waiting_for is None:  # a bare yield (asyncio.sleep(0))
+                await asyncio.sleep(0)
+            else:
+                await asyncio.wait([waiting_for])
+            waiting_for = coroutine.send(None)
+    except StopIteration:
+        return
+    except asyncio.CancelledError:
+        coroutine.close()
+        raise
 
 
 class RateLimit:
@@ -50,6 +86,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
     scenario_id: int
     member: Membership | None = None
     last_sent: int = 0
+    behind: deque[str] | None = None  # messages queued behind a send that waits for the client
+    overflowed: bool = False
     joined: bool = False
     groups_joined: tuple[str, ...] = ()
 
@@ -112,7 +150,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def deliver(self, frame: events.Frame) -> None:
         """Board pushes from this process's hub, in seq order: the same message for every socket
-        on the board, sent straight to the server (the hub is the hot path of every change)."""
+        on the board, sent straight to the server (the hub is the hot path of every change).
+
+        It never makes the hub wait for this client. A send that has to wait (the client reads
+        nothing: a phone asleep, a dead connection not noticed yet) goes on by itself, and what
+        comes meanwhile queues behind it, in order. A client that falls MAX_BEHIND messages
+        behind is closed with 1013 once it reads again: its page reconnects and catches up by seq.
+        """
         if not self.ready:
             self.pending.append(frame)
             return
@@ -123,7 +167,29 @@ class BoardConsumer(AsyncWebsocketConsumer):
             self.last_sent = frame.last
         else:
             text = frame.html
-        await self.base_send({"type": "websocket.send", "text": text})
+        if self.behind is not None:
+            if len(self.behind) >= MAX_BEHIND:
+                self.behind.clear()
+                self.overflowed = True
+            elif not self.overflowed:
+                self.behind.append(text)
+            return
+        waiting = start(self.base_send({"type": "websocket.send", "text": text}))
+        if waiting is not None:
+            self.behind = deque()
+            asyncio.ensure_future(self._catch_up_with_client(waiting))
+
+    async def _catch_up_with_client(self, waiting: Awaitable[None]) -> None:
+        try:
+            await waiting
+            while self.behind and not self.overflowed:
+                await self.base_send({"type": "websocket.send", "text": self.behind.popleft()})
+            if self.overflowed:
+                await self.close(code=CLOSE_TRY_AGAIN)
+        except Exception:  # noqa: BLE001 - the client is gone: disconnect() cleans up
+            logger.info("A board socket went away while behind", exc_info=True)
+        finally:
+            self.behind = None
 
     async def board_push(self, event: dict) -> None:
         """A private push (this person's dots, their private notes): no seq. During catch-up it

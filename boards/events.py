@@ -334,10 +334,26 @@ class Hub:
             messages, self.inbox = self.inbox, []
             ordered: list[dict] = []
             for message in messages:
-                if message.get("scenario") in self.sockets:  # else nobody here to send it to
+                scenario_id = message.get("scenario")
+                if scenario_id not in self.sockets:
+                    continue  # nobody here to send it to
+                try:
                     ordered.extend(await self._in_order(message))
+                except Exception:  # noqa: BLE001 - the database failed while filling a gap
+                    logger.exception("Could not put board %s's pushes in order; its sockets reconnect", scenario_id)
+                    await self._restart(scenario_id)
             for scenario_id, frame in frames(ordered):
                 await self._deliver(scenario_id, frame)
+
+    async def _restart(self, scenario_id: int) -> None:
+        """Close a board's sockets with 1012: their pages reconnect and catch up by seq."""
+        sockets = self.sockets.pop(scenario_id, set())
+        self.last_seq.pop(scenario_id, None)
+        for socket in sockets:
+            try:
+                await socket.close(code=self.CLOSE_RESTART)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
 
     async def _deliver(self, scenario_id: int, frame: Frame) -> None:
         for socket in list(self.sockets.get(scenario_id, ())):

@@ -40,6 +40,11 @@ class Socket:
     def __init__(self) -> None:
         self.frames: list[events.Frame] = []
         self.arrived = asyncio.Event()
+        self.closed: int | None = None
+
+    async def close(self, code: int) -> None:
+        self.closed = code
+        self.arrived.set()
 
     async def deliver(self, frame: events.Frame) -> None:
         self.frames.append(frame)
@@ -102,6 +107,32 @@ def test_it_does_not_hold_pushes_for_boards_it_has_no_sockets_on():
             hub.offer(push(1))
             [frame] = await socket.wait_for(1)
             assert frame.first == 1 and 8 not in hub.last_seq
+        finally:
+            hub.sender.cancel()
+
+    async_to_sync(run)()
+
+
+def test_it_closes_a_boards_sockets_for_a_restart_when_it_cannot_fill_a_gap():
+    """Filling a gap reads the database; here the database is not reachable (the test has no
+    database access): the board's pages are told to reconnect and catch up, and the hub goes on
+    serving other boards."""
+
+    async def run():
+        hub, stranded, other = events.Hub(), Socket(), Socket()
+        await hub.join(7, stranded)
+        await hub.join(8, other)
+        try:
+            hub.last_seq[7] = 1
+            hub.offer(push(3))  # 2 is missing: read from the database, which fails
+            while stranded.closed is None:
+                stranded.arrived.clear()
+                await asyncio.wait_for(stranded.arrived.wait(), timeout=5)
+            assert stranded.closed == events.Hub.CLOSE_RESTART and stranded.frames == []
+            assert 7 not in hub.sockets and 7 not in hub.last_seq
+            hub.offer(push(1, board=8))
+            [frame] = await other.wait_for(1)
+            assert frame.first == 1
         finally:
             hub.sender.cancel()
 

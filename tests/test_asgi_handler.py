@@ -101,3 +101,55 @@ def test_it_keeps_what_start_up_loaded_out_of_the_garbage_collectors_sight(tmp_p
     )
     assert found.returncode == 0, found.stderr
     assert int(found.stdout.split()[-1]) > 50_000
+
+
+def test_it_sends_the_request_signals_once_each_on_the_requests_own_thread(facilitator, board):
+    """request_started, the view and request_finished (which gives the database connection back)
+    run in one hop to the request's thread, not one hop each."""
+    from django.core import signals
+
+    seen: list[tuple[str, int]] = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.get_ident()))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.get_ident()))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        response = fetch(handlers.SyncMiddlewareASGIHandler(), session_cookie(facilitator), "GET", f"/boards/{board.pk}/")
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert response["status"] == 200
+    assert [name for name, _ in seen] == ["started", "finished"]
+    assert seen[0][1] == seen[1][1] != threading.get_ident()
+
+
+def test_it_answers_errors_and_streams_files_through_the_handler(facilitator):
+    from asgiref.testing import ApplicationCommunicator
+
+    from tests.live_server import BASE_DIR
+
+    app, cookies = handlers.SyncMiddlewareASGIHandler(), session_cookie(facilitator)
+    assert fetch(app, cookies, "GET", "/boards/999999/")["status"] == 404
+
+    async def get_streamed(path: str) -> tuple[int, bytes]:
+        scope = {"type": "http", "http_version": "1.1", "method": "GET", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "root_path": "", "scheme": "http", "server": ("localhost", 80),
+                 "headers": [(b"host", b"localhost")]}
+        comm = ApplicationCommunicator(app, scope)
+        await comm.send_input({"type": "http.request", "body": b""})
+        start = await comm.receive_output(timeout=20)
+        body = b""
+        while True:
+            message = await comm.receive_output(timeout=20)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                return start["status"], body
+
+    status, body = async_to_sync(get_streamed)("/static/js/board.js")  # WhiteNoise streams files
+    assert status == 200
+    assert body == (BASE_DIR / "static" / "js" / "board.js").read_bytes()

@@ -215,3 +215,5 @@ def test_it_applies_several_pushes_that_come_in_one_message(desktop, sign_in, bo
     expect(desktop.locator("#board-seq")).to_have_attribute("data-seq", seq)
     expect(desktop.locator("#sync-status")).to_have_attribute("data-state", "live")
     assert len(sockets) == 1, "the page reconnected instead of applying the message"
+    notes.filter(has_text=texts[2]).scroll_into_view_if_needed()
+    desktop.screenshot(path=shot("busy-board.png"))

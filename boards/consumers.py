@@ -160,6 +160,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if not self.ready:
             self.pending.append(frame)
             return
+        if self.overflowed:
+            return  # closing: the page catches up from the database when it reconnects
         if frame.last:
             if frame.last <= self.last_sent:
                 return  # already sent during catch-up
@@ -171,7 +173,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             if len(self.behind) >= MAX_BEHIND:
                 self.behind.clear()
                 self.overflowed = True
-            elif not self.overflowed:
+            else:
                 self.behind.append(text)
             return
         waiting = start(self.base_send({"type": "websocket.send", "text": text}))

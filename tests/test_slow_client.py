@@ -82,5 +82,7 @@ def test_it_closes_a_client_too_far_behind_once_it_reads_again(monkeypatch):
         # and catch up by seq (1013: htmx reconnects by itself), which it does from the database.
         assert [m["text"] for m in asleep.sent if m["type"] == "websocket.send"] == ["<i>1</i>"]
         assert asleep.sent[-1] == {"type": "websocket.close", "code": consumers.CLOSE_TRY_AGAIN}
+        await socket.deliver(frame(7))  # nothing more on a socket that is closing
+        assert asleep.sent[-1]["type"] == "websocket.close"
 
     async_to_sync(run)()

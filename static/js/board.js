@@ -87,8 +87,8 @@
     var m = SEQ.exec(e.detail.message);
     if (!m || m[2]) return; // presence (no seq), or a fresh board to take whole
     var seq = parseInt(m[1], 10);
-    var markers = e.detail.message.match(ANY_SEQ);
-    var upTo = parseInt(markers[markers.length - 1].replace(ANY_SEQ, "$1"), 10);
+    var markers = e.detail.message.match(ANY_SEQ); // every push's marker, in order
+    var upTo = parseInt(markers[markers.length - 1].match(/data-seq="(\d+)"/)[1], 10);
     var last = lastSeq();
     if (upTo <= last) {
       e.preventDefault(); // already applied

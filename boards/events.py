@@ -30,13 +30,20 @@ def group_name(scenario_id: int) -> str:
     return f"board.{scenario_id}"
 
 
-def lock_board(scenario_id: int) -> Scenario:
-    """Lock the board's row for the rest of the transaction: writes to one board queue up here."""
-    return (
-        Scenario.objects.select_for_update(of=("self",))
-        .select_related("workshop")
-        .get(pk=scenario_id)
-    )
+def lock_board(board: Scenario | int) -> Scenario:
+    """Lock the board's row for the rest of the transaction: writes to one board queue up here,
+    and read it afresh. Given the board as the request read it, with its workshop, the workshop is
+    not read again: a workshop never changes team, which is what the checks read of it."""
+    workshop = None
+    if isinstance(board, Scenario):
+        workshop = board.workshop if Scenario.workshop.is_cached(board) else None
+        board = board.pk
+    locking = Scenario.objects.select_for_update(of=("self",))
+    if workshop is None:
+        return locking.select_related("workshop").get(pk=board)
+    scenario = locking.get(pk=board)
+    scenario.workshop = workshop
+    return scenario
 
 
 def applied_event(scenario: Scenario, request_id: uuid.UUID | None) -> BoardEvent | None:

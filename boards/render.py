@@ -61,9 +61,11 @@ def board_notes(scenario: Scenario) -> list[Note]:
     )
 
 
-def current_round(scenario: Scenario) -> VotingRound | None:
-    """The board's latest voting round: open, closed, or revealed."""
-    return VotingRound.objects.filter(scenario=scenario).select_related("phase").first()
+def current_round(scenario: Scenario, *, phase: bool = True) -> VotingRound | None:
+    """The board's latest voting round: open, closed, or revealed. With `phase=False` its phase is
+    not read along (the notes' fragments need only its phase_id)."""
+    rounds = VotingRound.objects.filter(scenario=scenario)
+    return (rounds.select_related("phase") if phase else rounds).first()
 
 
 def annotate_notes(
@@ -81,10 +83,16 @@ def annotate_notes(
             Vote.objects.filter(round=voting).values_list("note").annotate(total=Sum("dots")).values_list("note", "total")
         )
     by_note: dict[int, list[Action]] = defaultdict(list)
-    links = Action.notes.through.objects.select_related("action__owner__user")
-    links = links.filter(note__scenario=scenario) if whole_board else links.filter(note__in=[n.pk for n in notes])
-    for link in links:
-        by_note[link.note_id].append(link.action)
+    if whole_board:
+        for link in Action.notes.through.objects.select_related("action__owner__user").filter(note__scenario=scenario):
+            by_note[link.note_id].append(link.action)
+    else:
+        # A few notes, most often without actions: their links first, the actions only if any.
+        links = list(Action.notes.through.objects.filter(note__in=[n.pk for n in notes]).values_list("note_id", "action_id"))
+        if links:
+            actions = Action.objects.select_related("owner__user").in_bulk({a for _, a in links})
+            for note_id, action_id in links:
+                by_note[note_id].append(actions[action_id])
     is_open = voting is not None and voting.status == VotingStatus.OPEN
     for note in notes:
         note.votable = bool(
@@ -355,7 +363,7 @@ def phase_column(phase: Phase) -> str:
     scenario = phase.scenario
     interactions = list(phase.interactions.order_by("order"))
     notes = list(notes_queryset().filter(phase=phase))
-    annotate_notes(scenario, notes, current_round(scenario))
+    annotate_notes(scenario, notes, current_round(scenario, phase=False))
     with_fragments(notes)
     by_mi: dict[int, list[Note]] = defaultdict(list)
     phase.note_list = []
@@ -389,7 +397,7 @@ def notes(scenario: Scenario, notes: Iterable[Note], *, voting: VotingRound | No
     """Each note on its own, e.g. after it gained an action. `voting`: the board's current round,
     when the caller has it already."""
     notes = list(notes)
-    annotate_notes(scenario, notes, current_round(scenario) if voting is ... else voting)
+    annotate_notes(scenario, notes, current_round(scenario, phase=False) if voting is ... else voting)
     return [_render("note", {"note": n}) for n in notes]
 
 
@@ -409,6 +417,6 @@ def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
         ckind, cpk = "phase", phase_id
     items = list(qs)
     if items:
-        annotate_notes(items[0].scenario, items, current_round(items[0].scenario))
+        annotate_notes(items[0].scenario, items, current_round(items[0].scenario, phase=False))
         with_fragments(items)
     return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk})

@@ -160,7 +160,7 @@ def create_scenario(
             for phase, p in zip(phases, template.phases, strict=True)
             for j, mi in enumerate(p.interactions)
         )
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     events.append(
         scenario=scenario,
         kind="scenario.created",
@@ -180,7 +180,7 @@ def update_scenario(
     description: str,
     persona: Persona | None,
 ) -> Scenario:
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if persona is not None and persona.team_id != scenario.workshop.team_id:
         raise ValidationError({"persona": "Pick one of this team's personas."})
@@ -218,7 +218,7 @@ def add_phase(
     position: int | None = None,
     request_id: uuid.UUID | None = None,
 ) -> Phase:
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if done := events.applied_event(scenario, request_id):
         return Phase.objects.get(pk=done.payload["phase"])
@@ -466,7 +466,7 @@ def add_note(
     text: str,
     request_id: uuid.UUID | None = None,
 ) -> Note:
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_member(actor, scenario)
     if done := events.applied_event(scenario, request_id):
         note = Note.objects.filter(pk=done.payload["note"]).first()
@@ -525,7 +525,7 @@ def _refresh_private(scenario: Scenario, note: Note) -> None:
 def _locked_note(note: Note) -> tuple[Scenario, Note]:
     """Lock the note's board and read the note afresh; ValidationError if it is gone.
     (A note never changes board, so the board to lock is known before reading it again.)"""
-    scenario = events.lock_board(note.scenario_id)
+    scenario = events.lock_board(note.scenario if Note.scenario.is_cached(note) else note.scenario_id)
     try:
         current = Note.objects.select_related("author__user").get(pk=note.pk, scenario=scenario)
     except Note.DoesNotExist:
@@ -553,7 +553,7 @@ def edit_note(
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
     old_kind = current.kind
-    voting = render.current_round(scenario)
+    voting = render.current_round(scenario, phase=False)
     current.text = clean_text(text, field="text", max_length=NOTE_MAX_LENGTH)
     current.kind = kind
     current.version += 1
@@ -612,7 +612,7 @@ def move_note(
         kind="note.moved",
         actor_id=actor.pk,
         payload={"note": current.pk, "from": list(old), "to": list(new), "position": current.order},
-        fragments=_with_results(scenario, current, render.current_round(scenario), _with_heatmap(scenario, [current.kind], fragments)),
+        fragments=_with_results(scenario, current, render.current_round(scenario, phase=False), _with_heatmap(scenario, [current.kind], fragments)),
         request_id=request_id,
     )
     return current
@@ -661,7 +661,7 @@ def _session_event(scenario: Scenario, actor: Membership, kind: str, payload: di
 
 @transaction.atomic
 def set_stage(*, actor: Membership, scenario: Scenario, stage: str, request_id: uuid.UUID | None = None) -> Scenario:
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if events.applied_event(scenario, request_id):
         return scenario
@@ -678,7 +678,7 @@ def focus_phase(
     *, actor: Membership, scenario: Scenario, phase: Phase | None, request_id: uuid.UUID | None = None
 ) -> Scenario:
     """Point every screen at one phase (or at none). Participants can still look elsewhere."""
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if events.applied_event(scenario, request_id):
         return scenario
@@ -696,7 +696,7 @@ def focus_phase(
 def set_board_lock(
     *, actor: Membership, scenario: Scenario, locked: bool, request_id: uuid.UUID | None = None
 ) -> Scenario:
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if events.applied_event(scenario, request_id):
         return scenario
@@ -709,7 +709,7 @@ def set_board_lock(
 @transaction.atomic
 def start_private_round(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> Scenario:
     """From now on, participants' new notes stay hidden from everyone else until revealed."""
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if events.applied_event(scenario, request_id):
         return scenario
@@ -722,7 +722,7 @@ def start_private_round(*, actor: Membership, scenario: Scenario, request_id: uu
 @transaction.atomic
 def reveal_private_notes(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> int:
     """End the private round: every hidden note shows on every screen. Returns how many."""
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if events.applied_event(scenario, request_id):
         return 0
@@ -754,7 +754,7 @@ def control_timer(
     The end time is kept on the server, so every screen counts down to the same moment,
     across reloads and reconnects.
     """
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if events.applied_event(scenario, request_id):
         return scenario
@@ -801,7 +801,7 @@ def open_voting_round(
     phase: Phase | None = None,
     request_id: uuid.UUID | None = None,
 ) -> VotingRound:
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if done := events.applied_event(scenario, request_id):
         return VotingRound.objects.get(pk=done.payload["round"])
@@ -900,7 +900,7 @@ def _vote_event(scenario: Scenario, actor: Membership, voting: VotingRound, kind
 @transaction.atomic
 def close_voting_round(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> VotingRound:
     """No more dots; the totals stay hidden until revealed."""
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if done := events.applied_event(scenario, request_id):
         return VotingRound.objects.get(pk=done.payload["round"])
@@ -914,7 +914,7 @@ def close_voting_round(*, actor: Membership, scenario: Scenario, request_id: uui
 @transaction.atomic
 def reveal_votes(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> VotingRound:
     """Show the totals, the ranking and the breakdown by business function (closing the round first)."""
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if done := events.applied_event(scenario, request_id):
         return VotingRound.objects.get(pk=done.payload["round"])
@@ -938,7 +938,7 @@ def set_emotion_rating(
     *, actor: Membership, scenario: Scenario, open: bool, request_id: uuid.UUID | None = None
 ) -> Scenario:
     """Open (or close) consensus mode: everyone may rate how the customer feels at each step."""
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     require_facilitator(actor, scenario)
     if events.applied_event(scenario, request_id):
         return scenario
@@ -1219,7 +1219,7 @@ def import_scenario(*, actor: Membership, workshop: Workshop, data: Any) -> Scen
             for k, n in enumerate(p.notes)
         ]
     )
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     # The log keeps the whole imported board, so its history can be replayed from the start.
     events.append(
         scenario=scenario,

@@ -156,6 +156,38 @@ def test_it_lets_the_facilitator_edit_anyones_note(as_facilitator, note):
     assert r.status_code == 204
 
 
+def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def edit(text: str) -> int:
+        current = Note.objects.get(pk=note.pk)
+        data = {"text": text, "kind": "friction", "version": current.version, "request_id": str(uuid.uuid4())}
+        with CaptureQueriesContext(connection) as ctx:
+            assert as_facilitator.post(f"/notes/{note.pk}/edit/", data, **HX).status_code == 204
+        return len(ctx.captured_queries)
+
+    edit("warm-up")  # the session's first request reads it from the database
+    # user, note, seat; then in the transaction: begin, board, retried?, note, round, update,
+    # its actions, the board's seq, the event, commit
+    assert edit("No live chat for the new collection, again") == 13
+
+
+def test_it_pushes_an_edited_note_with_its_actions(as_facilitator, note, facilitator, participant, board):
+    import datetime
+
+    from workshops.services import create_action
+
+    create_action(actor=facilitator, scenario=board, notes=[note], title="Staff the chat", owner=participant,
+                  due_date=datetime.date(2027, 1, 15))
+    r = as_facilitator.post(f"/notes/{note.pk}/edit/", {"text": "Chat closes at six", "kind": "friction",
+                                                         "version": note.version}, **HX)
+    assert r.status_code == 204
+    pushed = BoardEvent.objects.filter(scenario=board).latest("seq")
+    assert pushed.kind == "note.edited" and "Chat closes at six" in pushed.html
+    assert "Staff the chat" in pushed.html and escape(participant.name) in pushed.html and "due 15 Jan" in pushed.html
+
+
 @pytest.mark.parametrize("who", ["other_participant", "manager"])
 def test_it_refuses_edits_of_others_notes(request, note, who):
     client = client_for(request.getfixturevalue(who))

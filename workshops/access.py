@@ -34,9 +34,10 @@ def membership(
     if not user.is_authenticated:
         raise Http404
     try:
-        found = Membership.objects.select_related("user", "team").get(user=user, team_id=team_id)
+        found = Membership.objects.select_related("team").get(user=user, team_id=team_id)
     except Membership.DoesNotExist:
         raise Http404 from None
+    found.user = user  # the signed-in user, read already: not joined again
     return check_scope(found, workshop_id)
 
 

@@ -349,7 +349,7 @@ def create_action(
 
     It shows at once beside its notes on the board, and in its owner's "My actions".
     """
-    scenario = events.lock_board(scenario.pk)
+    scenario = events.lock_board(scenario)
     board_services.require_facilitator(actor, scenario)
     if done := events.applied_event(scenario, request_id):
         return Action.objects.get(pk=done.payload["action"])

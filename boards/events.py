@@ -271,6 +271,7 @@ class Hub:
         self.waiting: asyncio.Event | None = None
         # Boards whose presence push is held for a moment: True if a change waits for it.
         self.presence_waiting: dict[int, bool] = {}
+        self.closing: set[asyncio.Task] = set()  # sockets being closed for a restart
 
     async def join(self, scenario_id: int, socket) -> None:
         if self.sender is None or self.sender.done():
@@ -356,11 +357,17 @@ class Hub:
         """Close a board's sockets with 1012: their pages reconnect and catch up by seq."""
         sockets = self.sockets.pop(scenario_id, set())
         self.last_seq.pop(scenario_id, None)
+        self._close(sockets)
+
+    def _close(self, sockets) -> None:
+        """Close sockets with 1012, each on its own: a client that reads nothing holds up its own
+        close, not the hub's sends to everyone else."""
+        loop = asyncio.get_running_loop()
         for socket in sockets:
-            try:
-                await socket.close(code=self.CLOSE_RESTART)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+            task = loop.create_task(socket.close(code=self.CLOSE_RESTART))
+            self.closing.add(task)
+            task.add_done_callback(self.closing.discard)
+            task.add_done_callback(_gone_already)
 
     async def _deliver(self, scenario_id: int, frame: Frame) -> None:
         for socket in list(self.sockets.get(scenario_id, ())):
@@ -382,8 +389,14 @@ class Hub:
             sockets = [s for group in self.sockets.values() for s in group]
             self.sockets = {}
             self.last_seq = {}
-            for socket in sockets:
-                await socket.close(code=self.CLOSE_RESTART)
+            self._close(sockets)
+
+
+def _gone_already(task: asyncio.Task) -> None:
+    """A close that failed found its socket gone already: nothing to do (reading the exception
+    keeps asyncio from reporting it as never retrieved)."""
+    if not task.cancelled():
+        task.exception()
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -137,3 +137,36 @@ def test_it_closes_a_boards_sockets_for_a_restart_when_it_cannot_fill_a_gap():
             hub.sender.cancel()
 
     async_to_sync(run)()
+
+
+def test_it_restarts_a_board_without_waiting_for_a_client_that_reads_nothing():
+    """A socket whose close never completes (its client reads nothing) holds up only itself: the
+    board's other sockets are closed, and other boards get their pushes."""
+
+    class Stalled(Socket):
+        async def close(self, code: int) -> None:
+            self.closed = code
+            await asyncio.Event().wait()  # the close frame is never read
+
+    async def run():
+        hub, stalled, stranded, other = events.Hub(), Stalled(), Socket(), Socket()
+        for socket in (stalled, stranded):
+            await hub.join(7, socket)
+        await hub.join(8, other)
+        try:
+            hub.last_seq[7] = 1
+            hub.offer(push(3))  # 2 is missing: read from the database, which fails
+            while stranded.closed is None:
+                stranded.arrived.clear()
+                await asyncio.wait_for(stranded.arrived.wait(), timeout=5)
+            hub.offer(push(1, board=8))
+            [frame] = await other.wait_for(1)
+            assert frame.first == 1
+            assert stalled.closed == stranded.closed == events.Hub.CLOSE_RESTART
+            assert len(hub.closing) == 1  # the stalled close, still waiting
+        finally:
+            hub.sender.cancel()
+            for task in hub.closing:
+                task.cancel()
+
+    async_to_sync(run)()

@@ -103,3 +103,17 @@ def test_it_counts_duplicates_gaps_and_reorders():
     assert (result["duplicates"], result["gaps"], result["reorders"], result["stale"]) == (1, 1, 1, 1)
     assert result["complete"] == 2  # seq 12 never reached the second participant
     assert not load.clean(result)
+
+
+def test_it_measures_what_a_note_edit_costs_in_process():
+    """`python -m bench.edit_cost` edits the demo board in a database of its own and reports."""
+    import subprocess
+    import sys
+
+    from tests.live_server import BASE_DIR, base_environment
+
+    out = subprocess.run([sys.executable, "-m", "bench.edit_cost", "--edits", "3", "--warm-up", "1"],
+                         cwd=BASE_DIR, env=base_environment(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "database: sqlite; SQL statements per edit: 13" in out.stdout
+    assert "time per edit:" in out.stdout

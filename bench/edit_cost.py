@@ -1,0 +1,131 @@
+"""`python -m bench.edit_cost`: what one note edit costs the server, in process, with no clients.
+
+A fresh database gets the demo board (SQLite in a temporary folder; PostgreSQL with --pg-url, and
+Redis with --redis-url, as in scale-out). The demo facilitator signs in, and Django's test client
+posts note edits as the board's edit dialog does (an htmx POST with the note's version and a
+request id; the test client does not check CSRF). It prints the SQL queries of one edit and the
+median time of an edit. With --callgrind it also counts the instructions of an edit with valgrind's
+callgrind: unlike time, the count repeats run after run, whatever else the machine is doing, so
+two versions of the code compare on any machine (`valgrind` must be installed; it runs the edits
+about 50 times slower).
+
+    .venv/bin/python -m bench.edit_cost --callgrind
+    .venv/bin/python -m bench.edit_cost --callgrind --pg-url postgres://postgres@127.0.0.1:5432/postgres \\
+        --redis-url redis://127.0.0.1:6379/0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.servers import drop_database, fresh_database
+from tests.live_server import BASE_DIR, base_environment
+
+DATABASE = "journeymap_edit_cost"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edits", type=int, default=200, help="timed edits (default 200; 20 with --callgrind)")
+    parser.add_argument("--warm-up", type=int, default=20, help="edits before measuring (default 20)")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per edit with valgrind")
+    parser.add_argument("--pg-url", default="", help="PostgreSQL server (a fresh database is made and dropped)")
+    parser.add_argument("--redis-url", default="", help="Redis, with --pg-url")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        measure(args)
+        return
+    if args.callgrind and shutil.which("valgrind") is None:
+        sys.exit("--callgrind needs valgrind (apt-get install valgrind)")
+    edits = args.edits if args.edits != 200 or not args.callgrind else 20
+    with tempfile.TemporaryDirectory(prefix="jm-edit-cost-") as tmp:
+        env = {**base_environment(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(40),
+               "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "testserver"}
+        if args.pg_url:
+            env["DATABASE_URL"] = fresh_database(args.pg_url, DATABASE)
+            if args.redis_url:
+                env["REDIS_URL"] = args.redis_url
+        else:
+            env["SQLITE_PATH"] = str(Path(tmp) / "edit-cost.sqlite3")
+        command = [sys.executable, "-m", "bench.edit_cost", "--child", "--edits", str(edits),
+                   "--warm-up", str(args.warm_up)]
+        out = Path(tmp) / "callgrind.out"
+        if args.callgrind:
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                       *command, "--callgrind"]
+        try:
+            subprocess.run(command, cwd=BASE_DIR, env=env, check=True,
+                           stderr=subprocess.DEVNULL if args.callgrind else None)
+        finally:
+            if args.pg_url:
+                drop_database(args.pg_url, DATABASE)
+        if args.callgrind:
+            totals = re.search(r"^totals: (\d+)", out.read_text(), re.MULTILINE)
+            print(f"instructions per edit: {int(totals.group(1)) / edits / 1e6:.2f} M (callgrind, {edits} edits)")
+
+
+def measure(args: argparse.Namespace) -> None:
+    """In the child: set up the demo, edit, print."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeymap.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from boards.models import Note
+    from workshops.models import Membership, Role
+
+    call_command("migrate", verbosity=0)
+    call_command("load_demo", force=True, verbosity=0, stdout=open(os.devnull, "w"))  # a throwaway database
+    note = Note.objects.select_related("scenario__workshop").order_by("pk").first()
+    facilitator = Membership.objects.select_related("user").filter(
+        team_id=note.scenario.workshop.team_id, role=Role.FACILITATOR).first()
+    client = Client()
+    client.force_login(facilitator.user)
+    url = f"/notes/{note.pk}/edit/"
+    version = note.version
+
+    def edit(i: int) -> None:
+        nonlocal version
+        r = client.post(url, {"text": f"Waited for the advisor, take {i}", "kind": note.kind, "version": version,
+                              "request_id": str(uuid.uuid4())}, HTTP_HX_REQUEST="true")
+        assert r.status_code == 204, r.status_code
+        version += 1
+
+    for i in range(args.warm_up):
+        edit(i)
+    with CaptureQueriesContext(connection) as queries:
+        edit(-1)
+    statements = len(queries)  # now: the next request empties the log
+    vendor = connection.vendor
+    times = []
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
+    for i in range(args.edits):
+        started = time.perf_counter()
+        edit(i)
+        times.append(time.perf_counter() - started)
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True)
+    print(f"database: {vendor}; SQL statements per edit: {statements}")
+    print(f"time per edit: {statistics.median(times) * 1000:.2f} ms (median of {args.edits}"
+          f"{', under valgrind' if args.callgrind else ''})")
+
+
+if __name__ == "__main__":
+    main()

@@ -50,6 +50,12 @@ class Socket:
         self.frames.append(frame)
         self.arrived.set()
 
+    async def wait_closed(self) -> int:
+        while self.closed is None:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), timeout=5)
+        return self.closed
+
     async def wait_for(self, count: int) -> list[events.Frame]:
         while len(self.frames) < count:
             self.arrived.clear()
@@ -125,10 +131,7 @@ def test_it_closes_a_boards_sockets_for_a_restart_when_it_cannot_fill_a_gap():
         try:
             hub.last_seq[7] = 1
             hub.offer(push(3))  # 2 is missing: read from the database, which fails
-            while stranded.closed is None:
-                stranded.arrived.clear()
-                await asyncio.wait_for(stranded.arrived.wait(), timeout=5)
-            assert stranded.closed == events.Hub.CLOSE_RESTART and stranded.frames == []
+            assert await stranded.wait_closed() == events.Hub.CLOSE_RESTART and stranded.frames == []
             assert 7 not in hub.sockets and 7 not in hub.last_seq
             hub.offer(push(1, board=8))
             [frame] = await other.wait_for(1)
@@ -156,13 +159,10 @@ def test_it_restarts_a_board_without_waiting_for_a_client_that_reads_nothing():
         try:
             hub.last_seq[7] = 1
             hub.offer(push(3))  # 2 is missing: read from the database, which fails
-            while stranded.closed is None:
-                stranded.arrived.clear()
-                await asyncio.wait_for(stranded.arrived.wait(), timeout=5)
+            assert await stranded.wait_closed() == events.Hub.CLOSE_RESTART
             hub.offer(push(1, board=8))
             [frame] = await other.wait_for(1)
-            assert frame.first == 1
-            assert stalled.closed == stranded.closed == events.Hub.CLOSE_RESTART
+            assert frame.first == 1 and stalled.closed == events.Hub.CLOSE_RESTART
             assert len(hub.closing) == 1  # the stalled close, still waiting
         finally:
             hub.sender.cancel()

@@ -302,6 +302,11 @@ class Hub:
                 return
             try:
                 await layer.group_discard(group_name(scenario_id), self.channel)
+                if scenario_id in self.sockets:
+                    # A socket joined the board while this one left (a page reloaded): its
+                    # group_add may have gone through before this group_discard. Join again, or
+                    # pushes from the other processes would no longer reach it.
+                    await layer.group_add(group_name(scenario_id), self.channel)
             except Exception:  # noqa: BLE001 - the layer is down; the group expires on its own
                 logger.warning("Could not leave %s", group_name(scenario_id))
 

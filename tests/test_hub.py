@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
 from boards import events, services
 from boards.models import BoardEvent
@@ -168,5 +172,54 @@ def test_it_restarts_a_board_without_waiting_for_a_client_that_reads_nothing():
             hub.sender.cancel()
             for task in hub.closing:
                 task.cancel()
+
+    async_to_sync(run)()
+
+
+# Joining a board's group while the last socket leaves it (scale-out) -------------------------------
+
+REDIS_URL = os.environ.get("JOURNEYMAP_TEST_REDIS_URL", "")
+
+
+class SlowToLeave(RedisChannelLayer):
+    """The real Redis layer, whose group_discard waits until the test lets it go on."""
+
+    leaving: asyncio.Event
+    go_on: asyncio.Event
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.leaving.set()
+        await self.go_on.wait()
+        await super().group_discard(group, channel)
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="set JOURNEYMAP_TEST_REDIS_URL to run the Redis layer tests")
+def test_it_stays_in_a_boards_group_when_a_socket_joins_while_the_last_one_leaves(settings):
+    """A page reloaded on a process that had only that socket on the board: the new socket joins
+    while the old one's leave is still taking the process out of the board's group. The process
+    stays in the group, so pushes committed by other processes still reach it."""
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "tests.test_hub.SlowToLeave",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"jm-test-{uuid.uuid4().hex}"},
+    }}
+
+    async def run():
+        layer = get_channel_layer()
+        layer.leaving, layer.go_on = asyncio.Event(), asyncio.Event()
+        hub, old, new = events.Hub(), Socket(), Socket()
+        await hub.join(7, old)
+        try:
+            leaving = asyncio.ensure_future(hub.leave(7, old))
+            await layer.leaving.wait()
+            await hub.join(7, new)  # its group_add is done before the leave's group_discard
+            layer.go_on.set()
+            await leaving
+            await layer.group_send(events.group_name(7), {**push(1), "origin": "another process"})
+            [frame] = await new.wait_for(1)
+            assert frame.first == 1 and old.frames == []
+        finally:
+            hub.sender.cancel()
+            hub.listener.cancel()
+            await layer.flush()
 
     async_to_sync(run)()

@@ -17,6 +17,7 @@ about 50 times slower).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import secrets
@@ -37,7 +38,7 @@ DATABASE = "journeymap_edit_cost"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--edits", type=int, default=200, help="timed edits (default 200; 20 with --callgrind)")
+    parser.add_argument("--edits", type=int, default=None, help="timed edits (default 200; 20 with --callgrind)")
     parser.add_argument("--warm-up", type=int, default=20, help="edits before measuring (default 20)")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per edit with valgrind")
     parser.add_argument("--pg-url", default="", help="PostgreSQL server (a fresh database is made and dropped)")
@@ -49,7 +50,7 @@ def main() -> None:
         return
     if args.callgrind and shutil.which("valgrind") is None:
         sys.exit("--callgrind needs valgrind (apt-get install valgrind)")
-    edits = args.edits if args.edits != 200 or not args.callgrind else 20
+    edits = args.edits or (20 if args.callgrind else 200)
     with tempfile.TemporaryDirectory(prefix="jm-edit-cost-") as tmp:
         env = {**base_environment(), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(40),
                "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "testserver"}
@@ -91,7 +92,7 @@ def measure(args: argparse.Namespace) -> None:
     from workshops.models import Membership, Role
 
     call_command("migrate", verbosity=0)
-    call_command("load_demo", force=True, verbosity=0, stdout=open(os.devnull, "w"))  # a throwaway database
+    call_command("load_demo", force=True, verbosity=0, stdout=io.StringIO())  # a throwaway database
     note = Note.objects.select_related("scenario__workshop").order_by("pk").first()
     facilitator = Membership.objects.select_related("user").filter(
         team_id=note.scenario.workshop.team_id, role=Role.FACILITATOR).first()

@@ -24,6 +24,7 @@ from boards.models import BoardEvent, Scenario
 
 logger = logging.getLogger(__name__)
 PUSH_TYPE = "board.push"
+PRESENCE_TYPE = "board.presence"  # someone came or went: each process reads the people present
 
 
 def group_name(scenario_id: int) -> str:
@@ -271,6 +272,7 @@ class Hub:
         self.waiting: asyncio.Event | None = None
         # Boards whose presence push is held for a moment: True if a change waits for it.
         self.presence_waiting: dict[int, bool] = {}
+        self.presence_reading: dict[int, asyncio.Task] = {}  # each board's latest read, in order
         self.closing: set[asyncio.Task] = set()  # sockets being closed for a restart
 
     async def join(self, scenario_id: int, socket) -> None:
@@ -315,6 +317,48 @@ class Hub:
         self.inbox.append(message)
         if self.waiting is not None:
             self.waiting.set()
+
+    def presence_changed(self, scenario_id: int) -> None:
+        """Someone came to the board or left it (on any process): push who is on it now to this
+        process's sockets. The first change pushes at once; the changes of the next
+        PRESENCE_WINDOW_SECONDS wait and go out together at its end (a room of 200 joining within
+        seconds would otherwise send the whole list to everyone 200 times over). Every list is
+        read after the change that asked for it, and the lists go out in the order they were read,
+        so the last one out is the newest."""
+        if scenario_id not in self.sockets:
+            return
+        if scenario_id in self.presence_waiting:
+            self.presence_waiting[scenario_id] = True
+            return
+        self._read_presence(scenario_id)
+
+    def _read_presence(self, scenario_id: int) -> None:
+        self.presence_waiting[scenario_id] = False
+        loop = asyncio.get_running_loop()
+        loop.call_later(_presence_window(), self._presence_window_ends, scenario_id)
+        task = loop.create_task(self._push_presence(scenario_id, self.presence_reading.get(scenario_id)))
+        task.add_done_callback(_log_failure)
+        task.add_done_callback(lambda done: self._presence_read(scenario_id, done))
+        self.presence_reading[scenario_id] = task
+
+    def _presence_read(self, scenario_id: int, task: asyncio.Task) -> None:
+        if self.presence_reading.get(scenario_id) is task:
+            del self.presence_reading[scenario_id]
+
+    def _presence_window_ends(self, scenario_id: int) -> None:
+        if self.presence_waiting.pop(scenario_id, False) and scenario_id in self.sockets:
+            self._read_presence(scenario_id)
+
+    async def _push_presence(self, scenario_id: int, after: asyncio.Task | None) -> None:
+        from django.template.loader import render_to_string
+
+        from boards import presence
+
+        if after is not None:
+            await asyncio.wait([after])
+        people = await presence.register.people(scenario_id)
+        html = render_to_string("boards/board.html#presence", {"oob": True, "present": people})
+        self.offer({"type": PUSH_TYPE, "scenario": scenario_id, "seq": 0, "html": html})
 
     async def _in_order(self, message: dict) -> list[dict]:
         """Board pushes in seq order. Two processes, or two request threads, may commit seqs N and
@@ -385,7 +429,11 @@ class Hub:
         try:
             while True:
                 message = await layer.receive(channel)
-                if message.get("origin") != ORIGIN:  # this process's own were offered directly
+                if message.get("origin") == ORIGIN:
+                    continue  # this process's own: offered, or handled, directly
+                if message.get("type") == PRESENCE_TYPE:
+                    self.presence_changed(message["scenario"])
+                else:
                     self.offer(message)
         except asyncio.CancelledError:
             raise
@@ -463,17 +511,20 @@ def _board_catch_up(scenario_id: int, since: int | None) -> tuple[list[str], int
 
 
 async def presence_changed(scenario_id: int) -> None:
-    """Someone came or went: push who is on the board now. The first change pushes at once;
-    changes during the next PRESENCE_WINDOW_SECONDS wait and go out together at its end. (A room
-    of 200 joining within seconds would otherwise send the whole list of people to everyone 200
-    times over.)"""
-    h = hub()
-    if scenario_id in h.presence_waiting:
-        h.presence_waiting[scenario_id] = True
+    """Someone came to the board or left it, on this process. Each process with sockets on the
+    board reads who is present from the register itself, and pushes the list to its own sockets:
+    this process's hub at once, the other processes' through the channel layer. A list read by one
+    process and carried to another could arrive there after a newer list read there, and stay:
+    the people shown would be wrong until someone else came or went."""
+    hub().presence_changed(scenario_id)
+    layer = _shared_layer()
+    if layer is None:
         return
-    h.presence_waiting[scenario_id] = False
-    asyncio.get_running_loop().call_later(_presence_window(), _presence_window_ends, h, scenario_id)
-    await _push_presence(scenario_id)
+    message = {"type": PRESENCE_TYPE, "scenario": scenario_id, "origin": ORIGIN}
+    try:
+        await layer.group_send(group_name(scenario_id), message)
+    except Exception:  # noqa: BLE001 - the layer is down: this process's sockets are being closed
+        logger.warning("Could not tell the other processes that %s's people changed", group_name(scenario_id))
 
 
 def _presence_window() -> float:
@@ -482,29 +533,6 @@ def _presence_window() -> float:
     return settings.PRESENCE_WINDOW_SECONDS
 
 
-def _presence_window_ends(h: Hub, scenario_id: int) -> None:
-    if not h.presence_waiting.pop(scenario_id, False):
-        return
-    h.presence_waiting[scenario_id] = False
-    loop = asyncio.get_running_loop()
-    loop.call_later(_presence_window(), _presence_window_ends, h, scenario_id)
-    loop.create_task(_push_presence(scenario_id)).add_done_callback(_log_failure)
-
-
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("Could not push presence", exc_info=task.exception())
-
-
-async def _push_presence(scenario_id: int) -> None:
-    from django.template.loader import render_to_string
-
-    from boards import presence
-
-    people = await presence.register.people(scenario_id)
-    html = render_to_string("boards/board.html#presence", {"oob": True, "present": people})
-    message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": 0, "html": html, "origin": ORIGIN}
-    hub().offer(message)
-    layer = _shared_layer()
-    if layer is not None:
-        await layer.group_send(group_name(scenario_id), message)

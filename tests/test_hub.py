@@ -11,8 +11,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
-from boards import events, services
+from boards import events, presence, services
 from boards.models import BoardEvent
+from boards.presence import RedisRegister
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,6 +221,72 @@ def test_it_stays_in_a_boards_group_when_a_socket_joins_while_the_last_one_leave
         finally:
             hub.sender.cancel()
             hub.listener.cancel()
+            await layer.flush()
+
+    async_to_sync(run)()
+
+
+class ReadsBeforeAJoin(RedisRegister):
+    """The real Redis register, whose next read of the people present, once made, waits until the
+    test lets it go on: someone joins on another process meanwhile."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.hold_next = False
+        self.holding, self.go_on = asyncio.Event(), asyncio.Event()
+
+    async def people(self, scenario_id: int) -> list[presence.Person]:
+        people = await super().people(scenario_id)
+        if self.hold_next:
+            self.hold_next = False
+            self.holding.set()
+            await self.go_on.wait()
+        return people
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="set JOURNEYMAP_TEST_REDIS_URL to run the Redis layer tests")
+def test_it_shows_everyone_present_on_every_process_when_people_join_on_two_at_once(settings, monkeypatch):
+    """Two processes, one person joining on each at the same moment: the list of people present
+    that process B read before A's person came must not be the last one B's sockets get."""
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"jm-test-{uuid.uuid4().hex}"},
+    }}
+    settings.PRESENCE_WINDOW_SECONDS = 0.2
+    register = ReadsBeforeAJoin(REDIS_URL)
+    monkeypatch.setattr(presence, "register", register)
+    board = 10_000_000 + uuid.uuid4().int % 1_000_000
+    ana = presence.Person(1, "Ana Laurent", "participant", "boutique")
+    ben = presence.Person(2, "Ben Okafor", "participant", "clienteling")
+
+    async def came(process: str, hub: events.Hub, channel: str, person: presence.Person) -> None:
+        """What a consumer of `process` does when a person connects: register, then tell the hubs."""
+        await register.join(board, channel, person)
+        hub.presence_changed(board)
+        message = {"type": events.PRESENCE_TYPE, "scenario": board, "origin": process}
+        await get_channel_layer().group_send(events.group_name(board), message)
+
+    async def run():
+        layer = get_channel_layer()
+        hub_a, hub_b, on_a, on_b = events.Hub(), events.Hub(), Socket(), Socket()
+        await hub_a.join(board, on_a)
+        await hub_b.join(board, on_b)
+        try:
+            register.hold_next = True
+            await came("b", hub_b, "b-ana", ana)
+            await register.holding.wait()  # B has read: Ana alone
+            await came("a", hub_a, "a-ben", ben)
+            [from_a] = await on_a.wait_for(1)
+            assert "Ana Laurent" in from_a.html and "Ben Okafor" in from_a.html
+            register.go_on.set()
+            alone, both = await on_b.wait_for(2)
+            assert "Ben Okafor" not in alone.html
+            assert "Ana Laurent" in both.html and "Ben Okafor" in both.html
+        finally:
+            for hub in (hub_a, hub_b):
+                hub.sender.cancel()
+                hub.listener.cancel()
+            await register._client().delete(register._key(board))
             await layer.flush()
 
     async_to_sync(run)()

@@ -57,6 +57,9 @@ def parser() -> argparse.ArgumentParser:
                    help="edit: writers edit notes (pushes of constant size); add: the capture form adds notes")
     p.add_argument("--server", choices=["daphne", "uvicorn"], default=d.server,
                    help="the ASGI server the app runs under")
+    p.add_argument("--no-compression", action="store_true",
+                   help="websocket compression off: uvicorn --ws-per-message-deflate false, and the relay's too "
+                        "(the clients always ask for it, as browsers do)")
     p.add_argument("--pg-url", default=d.pg_url, help="PostgreSQL server for scale-out (a fresh journeymap_bench "
                    "database is made there and dropped at the end)")
     p.add_argument("--redis-url", default=d.redis_url)
@@ -87,6 +90,7 @@ def options(args: argparse.Namespace) -> suite.Options:
     o.catchup_behind = args.catchup_behind
     o.mode = args.mode
     o.server = args.server
+    o.compression = not args.no_compression
     o.pg_url, o.redis_url = args.pg_url, args.redis_url
     o.profile_dir = args.profile
     o.profile_gil = args.profile_gil
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     results = suite.run(o)
     results["seconds"] = time.perf_counter() - t0
     command = "python -m bench" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
-    shown = {k: getattr(o, k) for k in ("server", "mode", "reps", "changes", "sizes", "rates", "ramp", "ramp_seconds",
+    shown = {k: getattr(o, k) for k in ("server", "compression", "mode", "reps", "changes", "sizes", "rates", "ramp", "ramp_seconds",
                                         "many_changes", "many_reps", "writers")}
     shown["load_average_at_start"] = load_start
     text = report.markdown(results, command=command, date=started.strftime("%Y-%m-%d %H:%M %Z"), options=shown)

@@ -25,6 +25,7 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.typing import Origin
 
 from bench.httpclient import Session
@@ -84,6 +85,7 @@ class Participant:
         self.last_message_at = 0.0
         self.closed: str | None = None
         self.retries = 0  # handshakes tried again
+        self.extensions = ""  # what the server agreed to: the clients offer compression as Chromium does
         self._task: asyncio.Task | None = None
 
     async def open(self, timeout: float, attempts: int = 3) -> None:
@@ -94,9 +96,11 @@ class Participant:
             try:
                 self.ws = await connect(
                     self.url, origin=Origin(self.origin), additional_headers=headers, compression=None,
+                    extensions=[ClientPerMessageDeflateFactory(client_max_window_bits=True)],
                     max_size=MAX_MESSAGE, max_queue=None, ping_interval=None, open_timeout=timeout,
                     close_timeout=2, proxy=None, user_agent_header="journeymap-bench",
                 )
+                self.extensions = self.ws.response.headers.get("Sec-WebSocket-Extensions", "")
                 break
             except InvalidStatus as exc:
                 raise BenchError(f"{self.url} refused the websocket: {exc}") from exc

@@ -80,12 +80,15 @@ async def on_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         writer.close()
 
 
-async def main(ws_port: int, http_port: int) -> None:
+async def main(ws_port: int, http_port: int, compression: bool = True) -> None:
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
     http = await asyncio.start_server(on_http, "127.0.0.1", http_port)
-    async with serve(on_socket, "127.0.0.1", ws_port, compression=None, max_size=16 * 1024 * 1024,
+    # Compression as the websockets library serves it by default, and as uvicorn serves the app:
+    # granted when the client asks (browsers do), so each connection compresses what it sends.
+    async with serve(on_socket, "127.0.0.1", ws_port, compression="deflate" if compression else None,
+                     max_size=16 * 1024 * 1024,
                      ping_interval=None):
         print("ready", flush=True)
         await stop
@@ -96,5 +99,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--ws-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--no-compression", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.ws_port, args.http_port))
+    asyncio.run(main(args.ws_port, args.http_port, compression=not args.no_compression))

@@ -87,15 +87,16 @@ def reachable(pg_url: str, redis_url: str) -> str | None:
 class App:
     kind = "app"
 
-    def __init__(self, config: str, *, pg_url: str = "", redis_url: str = "", server: str = "uvicorn") -> None:
+    def __init__(self, config: str, *, pg_url: str = "", redis_url: str = "", server: str = "uvicorn",
+                 compression: bool = True) -> None:
         self.config = config
         self.pg_url = pg_url
         if config == "embedded":
-            self.servers = [LiveServer(demo=False, server=server)]
+            self.servers = [LiveServer(demo=False, server=server, compression=compression)]
         elif config == "scaleout":
             env = {"DATABASE_URL": fresh_database(pg_url), "REDIS_URL": redis_url}
-            self.servers = [LiveServer(env=env, demo=False, server=server),
-                            LiveServer(env=env, demo=False, prepare=False, server=server)]
+            self.servers = [LiveServer(env=env, demo=False, server=server, compression=compression),
+                            LiveServer(env=env, demo=False, prepare=False, server=server, compression=compression)]
         else:
             raise ValueError(config)
 
@@ -146,7 +147,8 @@ class App:
 class Bare:
     kind = "bare"
 
-    def __init__(self) -> None:
+    def __init__(self, *, compression: bool = True) -> None:
+        self.compression = compression
         self.ws_port = free_port()
         self.http_port = free_port()
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"journeymap-bench-relay-{os.getpid()}.log"
@@ -155,7 +157,8 @@ class Bare:
     def start(self, timeout: float = 20) -> Bare:
         self._log = open(self.log_path, "wb")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.relay", "--ws-port", str(self.ws_port), "--http-port", str(self.http_port)],
+            [sys.executable, "-m", "bench.relay", "--ws-port", str(self.ws_port), "--http-port", str(self.http_port),
+             *([] if self.compression else ["--no-compression"])],
             cwd=BASE_DIR, env=base_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=self._log, start_new_session=True, preexec_fn=_die_with_parent,
         )

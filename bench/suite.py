@@ -43,6 +43,7 @@ class Options:
     catchup_repeat: int = 5
     mode: str = "edit"
     server: str = "uvicorn"
+    compression: bool = True  # websocket compression, granted by the app's server and the relay
     writers: int = 2
     pg_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/1"
@@ -120,7 +121,8 @@ class ConfigRun:
     async def __call__(self) -> dict[str, Any]:
         o = self.o
         self.log("starting the app")
-        self.app = App(self.config, pg_url=o.pg_url, redis_url=o.redis_url, server=o.server)
+        self.app = App(self.config, pg_url=o.pg_url, redis_url=o.redis_url, server=o.server,
+                       compression=o.compression)
         try:
             self.app.start()
             t0 = time.perf_counter()
@@ -183,8 +185,10 @@ class ConfigRun:
         try:
             self.log(f"N={n}: connecting {n} participants to the app")
             block["app_connect"] = await open_crowd(self.app, app_crowd)
+            compressed = sorted({p.extensions for p in app_crowd.participants if p.extensions})
             self.log(f"N={n}: app connected in {block['app_connect']['connect_s']:.1f}s, "
-                     f"settled in {block['app_connect']['settle_s']:.1f}s")
+                     f"settled in {block['app_connect']['settle_s']:.1f}s"
+                     + f"; websocket compression: {', '.join(compressed) or 'none'}")
             block["bare_connect"] = await open_crowd(self.bare, bare_crowd)
             block["runs"] = []
             for rate in rates:
@@ -419,7 +423,7 @@ async def run_all(o: Options) -> dict[str, Any]:
     from bench.servers import reachable
 
     results: dict[str, Any] = {"configs": []}
-    bare = Bare().start()
+    bare = Bare(compression=o.compression).start()
     try:
         for config in o.configs:
             if time.perf_counter() >= o.deadline:

@@ -82,6 +82,7 @@ class LiveServer:
         prepare: bool = True,
         demo: bool = True,
         server: str = "uvicorn",
+        compression: bool = True,
         start_timeout: float = 30.0,
     ) -> None:
         self.host = "127.0.0.1"
@@ -93,6 +94,7 @@ class LiveServer:
         self._prepare = prepare
         self._demo = demo
         self.server = server
+        self.compression = compression  # uvicorn's websocket compression (its default: on)
         self._prepared = False
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -130,8 +132,9 @@ class LiveServer:
 
     def _command(self) -> list[str]:
         if self.server == "uvicorn":
+            off = [] if self.compression else ["--ws-per-message-deflate", "false"]
             return [sys.executable, "-m", "uvicorn", "--host", self.host, "--port", str(self.port),
-                    "--no-proxy-headers", "--lifespan", "off", "--log-level", "warning",
+                    "--no-proxy-headers", "--lifespan", "off", *off, "--log-level", "warning",
                     "journeymap.asgi:application"]
         return [*self._daphne(), "-b", self.host, "-p", str(self.port),
                 "--websocket-max-message-size", str(WS_MAX_MESSAGE), "journeymap.asgi:application"]

@@ -46,6 +46,14 @@ def capture(phone: Page, *, phase: str, interaction: str, kind: str, text: str, 
         form.get_by_role("button", name="Send").click()
 
 
+def sent(phone: Page) -> None:
+    """The capture form of this submission is back: "Sent" and an empty note. (The form of the
+    previous one says "Sent" too, and the note's push can arrive before the response.)"""
+    form = phone.locator("#capture-form")
+    expect(form.locator("#capture-text")).to_have_value("")
+    expect(form).to_contain_text("Sent")
+
+
 def drag(page: Page, source, target) -> None:
     """Drag with the mouse in small steps, as a hand does (HTML5 drag and drop needs the moves)."""
     source.evaluate("el => el.scrollIntoView({block: 'start', inline: 'nearest'})")
@@ -71,7 +79,7 @@ def test_it_carries_notes_between_the_phone_and_the_projector(
     # Staff capture a friction on the phone; it lands on the facilitator's screen without a reload.
     text = "Client asked twice for the strap sizes and nobody knew"
     capture(phone, phase="Purchase", interaction="Tries the piece on with an associate", kind="friction", text=text)
-    expect(phone.locator("#capture-form")).to_contain_text("Sent")
+    sent(phone)
     on_projector = desktop.locator(".note", has_text=text)
     expect(on_projector).to_have_count(1)
     expect(on_projector).to_have_class(re.compile(r"kind-friction"))
@@ -123,7 +131,7 @@ def test_it_reconnects_after_a_server_restart_and_loses_nothing(
     open_board(lea, sign_in, "lea", board_url)
     colleague = "Told the client the strap must be ordered: she left disappointed"
     capture(lea, phase="Purchase", interaction="Pays and receives the piece", kind="observation", text=colleague)
-    expect(lea.locator("#capture-form")).to_contain_text("Sent")
+    sent(lea)
 
     # Both pages reconnect by themselves and catch up.
     for page in (desktop, phone):
@@ -132,7 +140,7 @@ def test_it_reconnects_after_a_server_restart_and_loses_nothing(
 
     # The phone retries the same submission: it takes effect once, and shows up on both.
     phone.locator("#capture-form").get_by_role("button", name="Send").click()
-    expect(phone.locator("#capture-form")).to_contain_text("Sent")
+    sent(phone)
     for page in (desktop, phone, lea):
         expect(page.locator(".note", has_text=text)).to_have_count(1)
 
@@ -162,7 +170,7 @@ def test_it_recovers_a_lost_push_by_asking_for_what_it_missed(desktop, sign_in, 
     lea = new_context(viewport={"width": 375, "height": 812}).new_page()
     open_board(lea, sign_in, "lea", board_url)
     capture(lea, phase="Awareness", interaction="Walks past the boutique window", kind="observation", text=first)
-    expect(lea.locator("#capture-form")).to_contain_text("Sent")
+    sent(lea)
     capture(lea, phase="Awareness", interaction="Walks past the boutique window", kind="observation", text=second)
 
     for text in (first, second):
@@ -203,7 +211,7 @@ def test_it_applies_several_pushes_that_come_in_one_message(desktop, sign_in, bo
     open_board(lea, sign_in, "lea", board_url)
     for text in texts:
         capture(lea, phase="Consideration", interaction="Books a private appointment", kind="idea", text=text)
-        expect(lea.locator("#capture-form")).to_contain_text("Sent")
+        sent(lea)
         expect(lea.locator(".note", has_text=text)).to_have_count(1)
 
     notes = desktop.locator(".interaction", has_text="Books a private appointment").locator(".note")

@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 from bench.servers import drop_database, fresh_database
 from tests.live_server import BASE_DIR, base_environment
@@ -106,8 +107,10 @@ def measure(args: argparse.Namespace) -> None:
 
     def edit(i: int) -> None:
         nonlocal version
-        r = client.post(url, {"text": f"Waited for the advisor, take {i}", "kind": note.kind, "version": version,
-                              "request_id": str(uuid.uuid4())}, HTTP_HX_REQUEST="true")
+        # Form-encoded, as htmx posts (the test client would send multipart/form-data).
+        body = urlencode({"text": f"Waited for the advisor, take {i}", "kind": note.kind, "version": version,
+                          "request_id": str(uuid.uuid4())})
+        r = client.post(url, body, content_type="application/x-www-form-urlencoded", HTTP_HX_REQUEST="true")
         assert r.status_code == 204, r.status_code
         version += 1
 

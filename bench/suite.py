@@ -187,8 +187,8 @@ class ConfigRun:
             block["app_connect"] = await open_crowd(self.app, app_crowd)
             compressed = sorted({p.extensions for p in app_crowd.participants if p.extensions})
             self.log(f"N={n}: app connected in {block['app_connect']['connect_s']:.1f}s, "
-                     f"settled in {block['app_connect']['settle_s']:.1f}s"
-                     + f"; websocket compression: {', '.join(compressed) or 'none'}")
+                     f"settled in {block['app_connect']['settle_s']:.1f}s; "
+                     f"websocket compression: {', '.join(compressed) or 'none'}")
             block["bare_connect"] = await open_crowd(self.bare, bare_crowd)
             block["runs"] = []
             for rate in rates:

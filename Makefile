@@ -28,7 +28,7 @@ run: install
 	@echo ""
 	@echo "  Journeymap is at http://$(HOST):$(PORT)/  (demo sign-ins above, password: journeymap)"
 	@echo ""
-	DEBUG=$${DEBUG-1} $(BIN)/uvicorn --host $(HOST) --port $(PORT) --no-proxy-headers --lifespan off journeymap.asgi:application
+	DEBUG=$${DEBUG-1} $(BIN)/uvicorn --host $(HOST) --port $(PORT) --no-proxy-headers --lifespan off --ws journeymap.wsprotocol:WebSocketProtocol journeymap.asgi:application
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-compression", action="store_true",
                    help="websocket compression off: uvicorn --ws-per-message-deflate false, and the relay's too "
                         "(the clients always ask for it, as browsers do)")
+    p.add_argument("--per-socket-compression", action="store_true",
+                   help="the app under uvicorn's own websocket protocol, which compresses every push for "
+                        "every socket, instead of the app's (journeymap.wsprotocol: once for all)")
     p.add_argument("--pg-url", default=d.pg_url, help="PostgreSQL server for scale-out (a fresh journeymap_bench "
                    "database is made there and dropped at the end)")
     p.add_argument("--redis-url", default=d.redis_url)
@@ -91,6 +94,7 @@ def options(args: argparse.Namespace) -> suite.Options:
     o.mode = args.mode
     o.server = args.server
     o.compression = not args.no_compression
+    o.ws = "auto" if args.per_socket_compression else o.ws
     o.pg_url, o.redis_url = args.pg_url, args.redis_url
     o.profile_dir = args.profile
     o.profile_gil = args.profile_gil
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     results = suite.run(o)
     results["seconds"] = time.perf_counter() - t0
     command = "python -m bench" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
-    shown = {k: getattr(o, k) for k in ("server", "compression", "mode", "reps", "changes", "sizes", "rates", "ramp", "ramp_seconds",
+    shown = {k: getattr(o, k) for k in ("server", "compression", "ws", "mode", "reps", "changes", "sizes", "rates", "ramp", "ramp_seconds",
                                         "many_changes", "many_reps", "writers")}
     shown["load_average_at_start"] = load_start
     text = report.markdown(results, command=command, date=started.strftime("%Y-%m-%d %H:%M %Z"), options=shown)

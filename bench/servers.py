@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
-from tests.live_server import BASE_DIR, LiveServer, base_environment, free_port
+from tests.live_server import BASE_DIR, WS_PROTOCOL, LiveServer, base_environment, free_port
 
 BENCH_DB = "journeymap_bench"
 
@@ -88,15 +88,15 @@ class App:
     kind = "app"
 
     def __init__(self, config: str, *, pg_url: str = "", redis_url: str = "", server: str = "uvicorn",
-                 compression: bool = True) -> None:
+                 compression: bool = True, ws: str = WS_PROTOCOL) -> None:
         self.config = config
         self.pg_url = pg_url
         if config == "embedded":
-            self.servers = [LiveServer(demo=False, server=server, compression=compression)]
+            self.servers = [LiveServer(demo=False, server=server, compression=compression, ws=ws)]
         elif config == "scaleout":
             env = {"DATABASE_URL": fresh_database(pg_url), "REDIS_URL": redis_url}
-            self.servers = [LiveServer(env=env, demo=False, server=server, compression=compression),
-                            LiveServer(env=env, demo=False, prepare=False, server=server, compression=compression)]
+            self.servers = [LiveServer(env=env, demo=False, server=server, compression=compression, ws=ws),
+                            LiveServer(env=env, demo=False, prepare=False, server=server, compression=compression, ws=ws)]
         else:
             raise ValueError(config)
 

@@ -12,7 +12,7 @@ from typing import Any
 from bench import load, profile
 from bench.httpclient import Session
 from bench.load import Board, Crowd, Participant, Writers
-from bench.servers import App, Bare
+from bench.servers import WS_PROTOCOL, App, Bare
 from bench.stats import median, ratio
 
 POOL = 60  # notes a fan-out board's writers cycle through: edits in flight never share a note
@@ -44,6 +44,7 @@ class Options:
     mode: str = "edit"
     server: str = "uvicorn"
     compression: bool = True  # websocket compression, granted by the app's server and the relay
+    ws: str = WS_PROTOCOL  # the app's websocket protocol under uvicorn ("auto": uvicorn's own)
     writers: int = 2
     pg_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/1"
@@ -122,7 +123,7 @@ class ConfigRun:
         o = self.o
         self.log("starting the app")
         self.app = App(self.config, pg_url=o.pg_url, redis_url=o.redis_url, server=o.server,
-                       compression=o.compression)
+                       compression=o.compression, ws=o.ws)
         try:
             self.app.start()
             t0 = time.perf_counter()

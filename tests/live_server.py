@@ -70,6 +70,9 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+WS_PROTOCOL = "journeymap.wsprotocol:WebSocketProtocol"  # as `make run` serves it
+
+
 class LiveServer:
     """One server process serving journeymap.asgi:application on 127.0.0.1:<port>: uvicorn, as
     `make run` serves it, or daphne (the benchmark compares them)."""
@@ -83,6 +86,7 @@ class LiveServer:
         demo: bool = True,
         server: str = "uvicorn",
         compression: bool = True,
+        ws: str = WS_PROTOCOL,
         start_timeout: float = 30.0,
     ) -> None:
         self.host = "127.0.0.1"
@@ -95,6 +99,7 @@ class LiveServer:
         self._demo = demo
         self.server = server
         self.compression = compression  # uvicorn's websocket compression (its default: on)
+        self.ws = ws  # uvicorn's websocket protocol: the app's (compressing each push once), or "auto"
         self._prepared = False
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -134,7 +139,7 @@ class LiveServer:
         if self.server == "uvicorn":
             off = [] if self.compression else ["--ws-per-message-deflate", "false"]
             return [sys.executable, "-m", "uvicorn", "--host", self.host, "--port", str(self.port),
-                    "--no-proxy-headers", "--lifespan", "off", *off, "--log-level", "warning",
+                    "--no-proxy-headers", "--lifespan", "off", "--ws", self.ws, *off, "--log-level", "warning",
                     "journeymap.asgi:application"]
         return [*self._daphne(), "-b", self.host, "-p", str(self.port),
                 "--websocket-max-message-size", str(WS_MAX_MESSAGE), "journeymap.asgi:application"]

@@ -5,7 +5,7 @@ Redis with --redis-url, as in scale-out). The demo facilitator signs in, and Dja
 posts note edits as the board's edit dialog does (an htmx POST with the note's version and a
 request id; the test client does not check CSRF), from a thread beside a running event loop, as the
 server runs a request's view (the publish to Redis then goes through that loop). It prints the SQL
-queries of one edit and the median time of an edit. With --callgrind it also counts the
+statements of one edit (with --sql, the statements themselves) and the median time of an edit. With --callgrind it also counts the
 instructions of an edit with valgrind's callgrind: unlike time, the count repeats run after run,
 whatever else the machine is doing, so two versions of the code compare on any machine (`valgrind`
 must be installed; it runs the edits about 50 times slower).
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=None, help="timed edits (default 200; 20 with --callgrind)")
     parser.add_argument("--warm-up", type=int, default=20, help="edits before measuring (default 20)")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per edit with valgrind")
+    parser.add_argument("--sql", action="store_true", help="print the SQL statements of one edit")
     parser.add_argument("--pg-url", default="", help="PostgreSQL server (a fresh database is made and dropped)")
     parser.add_argument("--redis-url", default="", help="Redis, with --pg-url")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -64,7 +65,7 @@ def main() -> None:
         else:
             env["SQLITE_PATH"] = str(Path(tmp) / "edit-cost.sqlite3")
         command = [sys.executable, "-m", "bench.edit_cost", "--child", "--edits", str(edits),
-                   "--warm-up", str(args.warm_up)]
+                   "--warm-up", str(args.warm_up), *(["--sql"] if args.sql else [])]
         out = Path(tmp) / "callgrind.out"
         if args.callgrind:
             command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
@@ -114,12 +115,12 @@ def measure(args: argparse.Namespace) -> None:
         assert r.status_code == 204, r.status_code
         version += 1
 
-    def run() -> tuple[int, list[float]]:
+    def run() -> tuple[list[str], list[float]]:
         for i in range(args.warm_up):
             edit(i)
         with CaptureQueriesContext(connection) as queries:
             edit(-1)
-        statements = len(queries)  # now: the next request empties the log
+        statements = [q["sql"] for q in queries]  # now: the next request empties the log
         times = []
         if args.callgrind:
             subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
@@ -131,7 +132,7 @@ def measure(args: argparse.Namespace) -> None:
             subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True)
         return statements, times
 
-    async def in_a_request_thread() -> tuple[int, list[float]]:
+    async def in_a_request_thread() -> tuple[list[str], list[float]]:
         # As under the server: the view runs in a thread beside a running event loop, so the
         # channel layer's publish (with Redis) goes through that loop, not a loop of its own.
         return await sync_to_async(run, thread_sensitive=True)()
@@ -139,7 +140,9 @@ def measure(args: argparse.Namespace) -> None:
     vendor = connection.vendor
     connection.close()  # the request thread opens its own
     statements, times = asyncio.run(in_a_request_thread())
-    print(f"database: {vendor}; SQL statements per edit: {statements}")
+    print(f"database: {vendor}; SQL statements per edit: {len(statements)}")
+    if args.sql:
+        print("\n".join(f"  {i}. {sql}" for i, sql in enumerate(statements, 1)))
     print(f"time per edit: {statistics.median(times) * 1000:.2f} ms (median of {args.edits}"
           f"{', under valgrind' if args.callgrind else ''})")
 

@@ -4,11 +4,12 @@ A fresh database gets the demo board (SQLite in a temporary folder; PostgreSQL w
 Redis with --redis-url, as in scale-out). The demo facilitator signs in, and Django's test client
 posts note edits as the board's edit dialog does (an htmx POST with the note's version and a
 request id; the test client does not check CSRF), from a thread beside a running event loop, as the
-server runs a request's view (the publish to Redis then goes through that loop). It prints the SQL
-statements of one edit (with --sql, the statements themselves) and the median time of an edit. With --callgrind it also counts the
-instructions of an edit with valgrind's callgrind: unlike time, the count repeats run after run,
-whatever else the machine is doing, so two versions of the code compare on any machine (`valgrind`
-must be installed; it runs the edits about 50 times slower).
+server runs a request's view (the publish to Redis then goes through that loop). It prints how
+many SQL statements one edit makes (with --sql, the statements themselves) and the median time of
+an edit. With --callgrind it also counts the instructions of an edit with valgrind's callgrind:
+unlike time, the count repeats run after run, whatever else the machine is doing, so two versions
+of the code compare on any machine (`valgrind` must be installed; it runs the edits about 50
+times slower).
 
     .venv/bin/python -m bench.edit_cost --callgrind
     .venv/bin/python -m bench.edit_cost --callgrind --pg-url postgres://postgres@127.0.0.1:5432/postgres \\

@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 from journeymap import wsprotocol
+from tests.live_server import WS_PROTOCOL
 
 
 class Sockets:
@@ -47,7 +48,7 @@ async def serving(app, **options):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        app, ws="journeymap.wsprotocol:WebSocketProtocol", lifespan="off", log_level="warning", **options
+        app, ws=WS_PROTOCOL, lifespan="off", log_level="warning", **options
     )
     config.load()
     server = uvicorn.Server(config)

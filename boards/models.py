@@ -43,6 +43,12 @@ class Stage(models.TextChoices):
     ACTIONS = "actions", "Actions"
 
 
+class VotingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    REVEALED = "revealed", "Revealed"
+
+
 class Scenario(models.Model):
     """A customer scenario mapped in a workshop. Its journey map is the board.
 
@@ -76,11 +82,18 @@ class Scenario(models.Model):
     rating_open = models.BooleanField(
         default=False, help_text="Everyone may rate how the customer feels at each step."
     )
+    # The status of the board's latest voting round ("" before the first), kept with it by the
+    # voting services: a note's fragment shows an open or a revealed round, so a board whose
+    # round is closed, or that has none, is not read for one on every change to a note.
+    voting = models.CharField(max_length=10, blank=True, choices=VotingStatus.choices)
 
     class Meta:
         ordering = ["pk"]
         constraints = [
             models.CheckConstraint(condition=models.Q(stage__in=Stage.values), name="scenario_stage_valid"),
+            models.CheckConstraint(
+                condition=models.Q(voting__in=["", *VotingStatus.values]), name="scenario_voting_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -215,12 +228,6 @@ class Note(models.Model):
         if self.micro_interaction_id:
             return f"notes-mi-{self.micro_interaction_id}"
         return f"notes-phase-{self.phase_id}"
-
-
-class VotingStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    CLOSED = "closed", "Closed"
-    REVEALED = "revealed", "Revealed"
 
 
 class VotingRound(models.Model):

@@ -61,11 +61,18 @@ def board_notes(scenario: Scenario) -> list[Note]:
     )
 
 
-def current_round(scenario: Scenario, *, phase: bool = True) -> VotingRound | None:
-    """The board's latest voting round: open, closed, or revealed. With `phase=False` its phase is
-    not read along (the notes' fragments need only its phase_id)."""
-    rounds = VotingRound.objects.filter(scenario=scenario)
-    return (rounds.select_related("phase") if phase else rounds).first()
+def current_round(scenario: Scenario) -> VotingRound | None:
+    """The board's latest voting round, with its phase: open, closed, or revealed."""
+    return VotingRound.objects.filter(scenario=scenario).select_related("phase").first()
+
+
+def notes_round(scenario: Scenario) -> VotingRound | None:
+    """The round the notes' fragments show, without its phase (they need its phase_id): the
+    board's latest if it is open (which notes take dots) or revealed (their totals). None, without
+    a query, when the board has no round or its latest is closed (`Scenario.voting`)."""
+    if scenario.voting not in (VotingStatus.OPEN, VotingStatus.REVEALED):
+        return None
+    return VotingRound.objects.filter(scenario=scenario).first()
 
 
 def annotate_notes(
@@ -363,7 +370,7 @@ def phase_column(phase: Phase) -> str:
     scenario = phase.scenario
     interactions = list(phase.interactions.order_by("order"))
     notes = list(notes_queryset().filter(phase=phase))
-    annotate_notes(scenario, notes, current_round(scenario, phase=False))
+    annotate_notes(scenario, notes, notes_round(scenario))
     with_fragments(notes)
     by_mi: dict[int, list[Note]] = defaultdict(list)
     phase.note_list = []
@@ -397,7 +404,7 @@ def notes(scenario: Scenario, notes: Iterable[Note], *, voting: VotingRound | No
     """Each note on its own, e.g. after it gained an action. `voting`: the board's current round,
     when the caller has it already."""
     notes = list(notes)
-    annotate_notes(scenario, notes, current_round(scenario, phase=False) if voting is ... else voting)
+    annotate_notes(scenario, notes, notes_round(scenario) if voting is ... else voting)
     return [_render("note", {"note": n}) for n in notes]
 
 
@@ -417,6 +424,6 @@ def note_list(*, phase_id: int, micro_interaction_id: int | None) -> str:
         ckind, cpk = "phase", phase_id
     items = list(qs)
     if items:
-        annotate_notes(items[0].scenario, items, current_round(items[0].scenario, phase=False))
+        annotate_notes(items[0].scenario, items, notes_round(items[0].scenario))
         with_fragments(items)
     return _render("note-list", {"notes": items, "ckind": ckind, "cpk": cpk})

@@ -8,6 +8,7 @@ post take effect once; `version` makes a concurrent edit fail loudly instead of 
 
 from __future__ import annotations
 
+import copy
 import datetime
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -523,9 +524,17 @@ def _refresh_private(scenario: Scenario, note: Note) -> None:
 
 
 def _locked_note(note: Note) -> tuple[Scenario, Note]:
-    """Lock the note's board and read the note afresh; ValidationError if it is gone.
-    (A note never changes board, so the board to lock is known before reading it again.)"""
+    """Lock the note's board and get the note as it is now; ValidationError if it is gone.
+    (A note never changes board, so the board to lock is known before reading it again.)
+
+    Every write to a board appends an event, which moves the board's `last_seq` in the same
+    transaction. So a note read (with its author) when the board was at the seq it is at now
+    under the lock is current: it is copied rather than read again (`access.get_note`)."""
     scenario = events.lock_board(note.scenario if Note.scenario.is_cached(note) else note.scenario_id)
+    if getattr(note, "as_of_seq", None) == scenario.last_seq:
+        current = copy.copy(note)  # the caller's copy stays as it was read
+        current.scenario = scenario
+        return scenario, current
     try:
         current = Note.objects.select_related("author__user").get(pk=note.pk, scenario=scenario)
     except Note.DoesNotExist:
@@ -553,7 +562,7 @@ def edit_note(
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
     old_kind = current.kind
-    voting = render.current_round(scenario, phase=False)
+    voting = render.notes_round(scenario)
     current.text = clean_text(text, field="text", max_length=NOTE_MAX_LENGTH)
     current.kind = kind
     current.version += 1
@@ -612,7 +621,7 @@ def move_note(
         kind="note.moved",
         actor_id=actor.pk,
         payload={"note": current.pk, "from": list(old), "to": list(new), "position": current.order},
-        fragments=_with_results(scenario, current, render.current_round(scenario, phase=False), _with_heatmap(scenario, [current.kind], fragments)),
+        fragments=_with_results(scenario, current, render.notes_round(scenario), _with_heatmap(scenario, [current.kind], fragments)),
         request_id=request_id,
     )
     return current
@@ -816,8 +825,8 @@ def open_voting_round(
     voting = VotingRound.objects.create(
         scenario=scenario, budget=budget, cap_per_note=cap_per_note, phase=phase, opened_by=actor
     )
-    scenario.stage = Stage.VOTE
-    scenario.save(update_fields=["stage"])
+    scenario.stage, scenario.voting = Stage.VOTE, voting.status
+    scenario.save(update_fields=["stage", "voting"])
     _session_event(
         scenario, actor, "voting.opened",
         {"round": voting.pk, "budget": budget, "cap": cap_per_note, "phase": phase.pk if phase else None},
@@ -907,6 +916,8 @@ def close_voting_round(*, actor: Membership, scenario: Scenario, request_id: uui
     voting = _open_round(scenario)
     voting.status, voting.closed = VotingStatus.CLOSED, timezone.now()
     voting.save(update_fields=["status", "closed"])
+    scenario.voting = voting.status
+    scenario.save(update_fields=["voting"])
     _session_event(scenario, actor, "voting.closed", {"round": voting.pk}, [render.whole_board(scenario)], request_id)
     return voting
 
@@ -926,6 +937,8 @@ def reveal_votes(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID
     voting.status = VotingStatus.REVEALED
     voting.closed = voting.closed or timezone.now()
     voting.save(update_fields=["status", "closed"])
+    scenario.voting = voting.status
+    scenario.save(update_fields=["voting"])
     _session_event(scenario, actor, "voting.revealed", {"round": voting.pk}, [render.whole_board(scenario)], request_id)
     return voting
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.html import escape
 
 from boards import events, services
 from boards.journey_templates import DEFAULT_TEMPLATE
@@ -741,6 +742,32 @@ def test_it_refuses_a_stale_edit_with_the_current_note(participant, facilitator,
     assert (current.pk, current.text, current.version) == (sams_note.pk, "Fiona's wording", 2)
     assert caught.value.message
     assert board_state(board) == before
+
+
+def test_it_edits_the_note_the_request_read_while_the_board_is_still_at_that_seq(participant, board, sams_note):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workshops import access
+
+    note, member = access.get_note(participant.user, sams_note.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        edited = services.edit_note(actor=member, note=note, text="Nobody at the door", kind="friction", version=1)
+    assert not [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT") and 'FROM "boards_note"' in q["sql"]]
+    assert (edited.text, edited.version) == ("Nobody at the door", 2) and fresh(sams_note).text == "Nobody at the door"
+    assert (note.text, note.version) == (sams_note.text, 1)  # the request's copy stays as it was read
+    assert "Nobody at the door" in last_event(board).html and escape(participant.name) in last_event(board).html
+
+
+def test_it_reads_the_note_again_when_the_board_moved_on_after_the_request_read_it(participant, facilitator, board, sams_note):
+    from workshops import access
+
+    note, member = access.get_note(participant.user, sams_note.pk)
+    services.edit_note(actor=facilitator, note=sams_note, text="Fiona's wording", kind="friction", version=1)
+    with pytest.raises(services.Conflict) as caught:  # not a silent overwrite of Fiona's edit
+        services.edit_note(actor=member, note=note, text="Sam's wording", kind="friction", version=1)
+    assert (caught.value.current.text, caught.value.current.version) == ("Fiona's wording", 2)
+    assert fresh(sams_note).text == "Fiona's wording"
 
 
 @pytest.mark.parametrize(

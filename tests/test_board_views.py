@@ -156,21 +156,28 @@ def test_it_lets_the_facilitator_edit_anyones_note(as_facilitator, note):
     assert r.status_code == 204
 
 
-def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note):
+def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note, facilitator, board):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    def edit(text: str) -> int:
+    def edit(text: str) -> list[str]:
         current = Note.objects.get(pk=note.pk)
         data = {"text": text, "kind": "friction", "version": current.version, "request_id": str(uuid.uuid4())}
         with CaptureQueriesContext(connection) as ctx:
             assert as_facilitator.post(f"/notes/{note.pk}/edit/", data, **HX).status_code == 204
-        return len(ctx.captured_queries)
+        return [q["sql"] for q in ctx.captured_queries]
 
     edit("warm-up")  # the session's first request reads it from the database
-    # user, note, seat; then in the transaction: begin, board, retried?, note, round, update,
-    # its actions, the board's seq, the event, commit
-    assert edit("No live chat for the new collection, again") == 13
+    # user, note with its board and author, seat; then in the transaction: begin, board (still at
+    # the seq the note was read at: the note is not read again), retried?, update, its actions,
+    # the board's seq, the event, commit
+    assert len(edit("No live chat for the new collection, again")) == 11
+    # While a round is open the note shows whether it takes dots: the round is read too.
+    services.open_voting_round(actor=facilitator, scenario=board)
+    statements = edit("No live chat for the new collection, still")
+    assert len(statements) == 12 and sum('FROM "boards_votinground"' in sql for sql in statements) == 1
+    services.close_voting_round(actor=facilitator, scenario=board)
+    assert len(edit("No live chat for the new collection, after the vote")) == 11
 
 
 def test_it_pushes_an_edited_note_with_its_actions(as_facilitator, note, facilitator, participant, board):

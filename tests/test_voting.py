@@ -174,3 +174,28 @@ def test_it_breaks_down_votes_by_function_without_exposing_anyone(board, team, f
 def test_it_lets_only_members_vote(board, voting, outsider, frictions):
     with pytest.raises(PermissionDenied):
         services.cast_vote(actor=outsider, note=frictions[0])
+
+
+def test_it_shows_each_stage_of_the_round_on_a_note_edited_meanwhile(board, facilitator, participant, frictions):
+    note = frictions[0]
+
+    def edited_note_push(text: str) -> str:
+        current = services.edit_note(actor=participant, note=note, text=text, kind="friction",
+                                     version=note.__class__.objects.get(pk=note.pk).version)
+        board.refresh_from_db()
+        push = BoardEvent.objects.filter(scenario=board).latest("seq")
+        assert push.kind == "note.edited" and f'id="note-{current.pk}"' in push.html
+        return push.html
+
+    assert board.voting == "" and "+ dot" not in edited_note_push("Before the vote")
+    voting = services.open_voting_round(actor=facilitator, scenario=board, budget=3, cap_per_note=2)
+    assert "+ dot" in edited_note_push("During the vote") and board.voting == "open"
+    services.cast_vote(actor=participant, note=note)
+    services.close_voting_round(actor=facilitator, scenario=board)
+    html = edited_note_push("Votes closed")
+    assert board.voting == "closed" and "+ dot" not in html and "vote-total" not in html
+    services.reveal_votes(actor=facilitator, scenario=board)
+    html = edited_note_push("Votes revealed")
+    assert board.voting == "revealed" and "● 1" in html and "+ dot" not in html
+    voting.refresh_from_db()
+    assert voting.status == "revealed"

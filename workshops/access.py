@@ -87,8 +87,10 @@ def get_interaction(user, pk: int) -> tuple[MicroInteraction, Membership]:
 
 
 def get_note(user, pk: int) -> tuple[Note, Membership]:
-    # Not its author: the services read the note again, with its author, under the board's lock.
-    note = _get(Note.objects.select_related("scenario__workshop"), pk)
+    """The note with its board and its author, as they were at the board's seq `note.as_of_seq`:
+    a service that finds the board still at that seq under its lock need not read it again."""
+    note = _get(Note.objects.select_related("scenario__workshop", "author__user"), pk)
+    note.as_of_seq = note.scenario.last_seq
     return note, membership(user, note.scenario.workshop.team_id, note.scenario.workshop_id)
 
 

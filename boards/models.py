@@ -184,6 +184,9 @@ class Note(models.Model):
     version = models.PositiveIntegerField(default=1)
     # Written during a private round: only its author sees the text until the facilitator reveals it.
     hidden = models.BooleanField(default=False)
+    # Set when an action is made from the note (actions are never unlinked): a note without one,
+    # most notes, is not read for its actions each time it changes.
+    has_actions = models.BooleanField(default=False)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
 

@@ -94,8 +94,12 @@ def annotate_notes(
         for link in Action.notes.through.objects.select_related("action__owner__user").filter(note__scenario=scenario):
             by_note[link.note_id].append(link.action)
     else:
-        # A few notes, most often without actions: their links first, the actions only if any.
-        links = list(Action.notes.through.objects.filter(note__in=[n.pk for n in notes]).values_list("note_id", "action_id"))
+        # A few notes, most often without actions (Note.has_actions): the links of those with,
+        # then their actions.
+        with_actions = [n.pk for n in notes if n.has_actions]
+        links = with_actions and list(
+            Action.notes.through.objects.filter(note__in=with_actions).values_list("note_id", "action_id")
+        )
         if links:
             actions = Action.objects.select_related("owner__user").in_bulk({a for _, a in links})
             for note_id, action_id in links:

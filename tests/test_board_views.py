@@ -157,8 +157,12 @@ def test_it_lets_the_facilitator_edit_anyones_note(as_facilitator, note):
 
 
 def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note, facilitator, board):
+    import datetime
+
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+
+    from workshops.services import create_action
 
     def edit(text: str) -> list[str]:
         current = Note.objects.get(pk=note.pk)
@@ -169,15 +173,20 @@ def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note, faci
 
     edit("warm-up")  # the session's first request reads it from the database
     # user, note with its board and author, seat; then in the transaction: begin, board (still at
-    # the seq the note was read at: the note is not read again), retried?, update, its actions,
-    # the board's seq, the event, commit
-    assert len(edit("No live chat for the new collection, again")) == 11
+    # the seq the note was read at: the note is not read again), retried?, update, the board's
+    # seq, the event, commit
+    assert len(edit("No live chat for the new collection, again")) == 10
     # While a round is open the note shows whether it takes dots: the round is read too.
     services.open_voting_round(actor=facilitator, scenario=board)
     statements = edit("No live chat for the new collection, still")
-    assert len(statements) == 12 and sum('FROM "boards_votinground"' in sql for sql in statements) == 1
+    assert len(statements) == 11 and sum('FROM "boards_votinground"' in sql for sql in statements) == 1
     services.close_voting_round(actor=facilitator, scenario=board)
-    assert len(edit("No live chat for the new collection, after the vote")) == 11
+    assert len(edit("No live chat for the new collection, after the vote")) == 10
+    # A note made into an action shows it: its links and its actions are read too.
+    create_action(actor=facilitator, scenario=board, notes=[note], title="Staff the chat", owner=facilitator,
+                  due_date=datetime.date(2027, 1, 15))
+    statements = edit("No live chat for the new collection, and an action")
+    assert len(statements) == 12 and sum('FROM "workshops_action' in sql for sql in statements) == 2
 
 
 def test_it_pushes_an_edited_note_with_its_actions(as_facilitator, note, facilitator, participant, board):

@@ -366,6 +366,9 @@ def create_action(
         workshop=scenario.workshop, scenario=scenario, title=title, owner=owner, due_date=due_date, created_by=actor
     )
     action.notes.set(notes)
+    Note.objects.filter(pk__in=[n.pk for n in notes], has_actions=False).update(has_actions=True)
+    for n in notes:
+        n.has_actions = True
     ActionUpdate.objects.create(action=action, author=actor, from_status="", to_status=action.status,
                                 comment=f"Agreed in “{scenario.workshop.title}”.")
     events.append(

@@ -17,7 +17,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils.html import format_html
 
 from boards.models import BoardEvent, Scenario
@@ -82,15 +83,23 @@ def append(
     scenario.last_seq += 1
     Scenario.objects.filter(pk=scenario.pk).update(last_seq=scenario.last_seq)
     html = seq_marker(scenario.last_seq) + "".join(fragments)
-    event = BoardEvent.objects.create(
-        scenario=scenario,
-        seq=scenario.last_seq,
-        kind=kind,
-        payload=payload,
-        actor_id=actor_id,
-        request_id=request_id,
-        html=html,
-    )
+    try:
+        event = BoardEvent.objects.create(
+            scenario=scenario,
+            seq=scenario.last_seq,
+            kind=kind,
+            payload=payload,
+            actor_id=actor_id,
+            request_id=request_id,
+            html=html,
+        )
+    except IntegrityError as exc:
+        # A request id this board has seen, on a request the service did not take for a retry
+        # of that one: its transaction is rolled back, and its sender told. (The message names
+        # the constraint on PostgreSQL, its columns on SQLite.)
+        if request_id is None or not any(m in str(exc) for m in ("event_unique_request", "boardevent.request_id")):
+            raise
+        raise ValidationError("This request was made already: reload the page and try again.") from None
     scenario_id, seq = scenario.pk, event.seq
     transaction.on_commit(lambda: broadcast(scenario_id, seq, html))
     return event

@@ -555,9 +555,12 @@ def edit_note(
 ) -> Note:
     scenario, current = _locked_note(note)
     require_note_editor(actor, current, scenario)
-    if events.applied_event(scenario, request_id):
-        return current
     if current.version != version:
+        # A retried edit that took effect finds the version its first attempt moved on: it is
+        # looked for only then (a first attempt with a request id already used is refused by
+        # `events.append`).
+        if events.applied_event(scenario, request_id):
+            return current
         raise Conflict(current, "Someone else edited this note while you were typing.")
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})

@@ -173,20 +173,20 @@ def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note, faci
 
     edit("warm-up")  # the session's first request reads it from the database
     # user, note with its board and author, seat; then in the transaction: begin, board (still at
-    # the seq the note was read at: the note is not read again), retried?, update, the board's
-    # seq, the event, commit
-    assert len(edit("No live chat for the new collection, again")) == 10
+    # the seq the note was read at: the note is not read again), update, the board's seq, the
+    # event, commit. (An edit at the note's version is no retry: no event is looked for.)
+    assert len(edit("No live chat for the new collection, again")) == 9
     # While a round is open the note shows whether it takes dots: the round is read too.
     services.open_voting_round(actor=facilitator, scenario=board)
     statements = edit("No live chat for the new collection, still")
-    assert len(statements) == 11 and sum('FROM "boards_votinground"' in sql for sql in statements) == 1
+    assert len(statements) == 10 and sum('FROM "boards_votinground"' in sql for sql in statements) == 1
     services.close_voting_round(actor=facilitator, scenario=board)
-    assert len(edit("No live chat for the new collection, after the vote")) == 10
+    assert len(edit("No live chat for the new collection, after the vote")) == 9
     # A note made into an action shows it: its links and its actions are read too.
     create_action(actor=facilitator, scenario=board, notes=[note], title="Staff the chat", owner=facilitator,
                   due_date=datetime.date(2027, 1, 15))
     statements = edit("No live chat for the new collection, and an action")
-    assert len(statements) == 12 and sum('FROM "workshops_action' in sql for sql in statements) == 2
+    assert len(statements) == 11 and sum('FROM "workshops_action' in sql for sql in statements) == 2
 
 
 def test_it_pushes_an_edited_note_with_its_actions(as_facilitator, note, facilitator, participant, board):
@@ -202,6 +202,18 @@ def test_it_pushes_an_edited_note_with_its_actions(as_facilitator, note, facilit
     pushed = BoardEvent.objects.filter(scenario=board).latest("seq")
     assert pushed.kind == "note.edited" and "Chat closes at six" in pushed.html
     assert "Staff the chat" in pushed.html and escape(participant.name) in pushed.html and "due 15 Jan" in pushed.html
+
+
+def test_it_takes_a_retried_edit_once_and_tells_a_reused_request_id_apart(as_facilitator, note, board):
+    request_id = str(uuid.uuid4())
+    data = {"text": "Chat closes at six", "kind": "friction", "version": note.version, "request_id": request_id}
+    assert as_facilitator.post(f"/notes/{note.pk}/edit/", data, **HX).status_code == 204
+    assert as_facilitator.post(f"/notes/{note.pk}/edit/", data, **HX).status_code == 204  # the retry
+    assert BoardEvent.objects.filter(scenario=board, kind="note.edited").count() == 1
+    other = {**data, "text": "Chat closes at seven", "version": note.version + 1}
+    r = as_facilitator.post(f"/notes/{note.pk}/edit/", other, **HX)
+    assert r.status_code == 422 and "This request was made already" in r.content.decode()
+    assert Note.objects.get(pk=note.pk).text == "Chat closes at six"
 
 
 @pytest.mark.parametrize("who", ["other_participant", "manager"])

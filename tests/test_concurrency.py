@@ -13,11 +13,13 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from boards import services
@@ -169,6 +171,47 @@ def test_it_keeps_orders_gapless_under_concurrent_adds_moves_and_deletes_default
     assert len(assert_gapless_orders(micro_interaction=right)) == WRITERS // 2
 
 
+def test_it_takes_an_edit_sent_many_times_at_once_once_default_database(board, participant):
+    """A double tap, or a retry racing its first attempt: the same edit, with the same request id
+    and version, from several connections at once. One takes effect; the others find it did and
+    answer as it did, not with a conflict."""
+    from workshops import access
+
+    phase, mi, _ = target(board)
+    note = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                             kind="friction", text="The gift box came without its ribbon")
+    request_id = uuid.uuid4()
+
+    def edit(i: int) -> None:
+        read, member = access.get_note(participant.user, note.pk)
+        edited = services.edit_note(actor=member, note=read, text="The gift box came crushed", kind="friction",
+                                    version=1, request_id=request_id)
+        assert (edited.text, edited.version) == ("The gift box came crushed", 2)
+
+    errors = run_at_once(edit, 4)
+    assert errors == [], f"writers failed: {errors!r}"
+    events = assert_gapless_seqs(board)
+    assert [e.kind for e in events if e.request_id == request_id] == ["note.edited"]
+    assert Note.objects.get(pk=note.pk).version == 2
+
+
+def test_it_refuses_a_request_id_used_already_on_another_edit_default_database(board, participant):
+    phase, mi, _ = target(board)
+    note = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                             kind="friction", text="The gift box came without its ribbon")
+    request_id = uuid.uuid4()
+    services.edit_note(actor=participant, note=note, text="The gift box came crushed", kind="friction",
+                       version=1, request_id=request_id)
+    before = list(BoardEvent.objects.filter(scenario=board).values_list("seq", "kind"))
+    with pytest.raises(ValidationError, match="made already"):
+        services.edit_note(actor=participant, note=note, text="No ribbon, and crushed", kind="friction",
+                           version=2, request_id=request_id)
+    assert list(BoardEvent.objects.filter(scenario=board).values_list("seq", "kind")) == before
+    current = Note.objects.get(pk=note.pk)
+    assert (current.text, current.version) == ("The gift box came crushed", 2)
+    assert Scenario.objects.get(pk=board.pk).last_seq == before[-1][0]
+
+
 @pytest.mark.scaleout
 @pytest.mark.skipif(
     not os.environ.get("JOURNEYMAP_TEST_DATABASE_URL"),
@@ -189,4 +232,4 @@ def test_it_gives_concurrent_writers_the_next_seqs_on_postgresql():
     )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
-    assert "3 passed" in report, report
+    assert "5 passed" in report, report

@@ -163,8 +163,17 @@ def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     dialog = fiona.locator("#dialog")
     expect(dialog).to_contain_text("No metric yet.")
 
+    def open_form(button: str, field: str) -> None:
+        """Click a button of the dialog once htmx listens to it, and wait for the form it brings
+        to listen too. (What htmx swaps in listens once it has settled: htmx-added is then
+        removed. A click before that does nothing, a submit would post without htmx.)"""
+        expect(dialog.locator(".htmx-added")).to_have_count(0)
+        dialog.get_by_role("button", name=button).click()
+        expect(dialog.get_by_label(field, exact=True)).to_be_visible()
+        expect(dialog.locator(".htmx-added")).to_have_count(0)
+
     def add_metric(name: str, value: str, unit: str, source: str, date: str) -> None:
-        dialog.get_by_role("button", name="+ Metric").click()
+        open_form("+ Metric", "Measure")
         dialog.get_by_label("Measure", exact=True).fill(name)
         dialog.get_by_label("Value").fill(value)
         dialog.get_by_label("Unit").fill(unit)
@@ -177,7 +186,7 @@ def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     add_metric("CSAT", "3.1", "/5", "Post-chat survey", "2026-10-31")
     add_metric("Typo", "1", "", "", "")
     # A measure from the future is refused with a clear message, and the form is kept.
-    dialog.get_by_role("button", name="+ Metric").click()
+    open_form("+ Metric", "Measure")
     dialog.get_by_label("Measure", exact=True).fill("NPS")
     dialog.get_by_label("Value").fill("40")
     dialog.get_by_label("Measured on").fill("2099-01-01")
@@ -187,9 +196,11 @@ def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     dialog.get_by_role("button", name="Cancel").click()
 
     card.get_by_role("button", name=f"Evidence for {CHAT}").click()
+    expect(dialog.get_by_role("button", name="Remove the metric Typo")).to_be_visible()
+    expect(dialog.locator(".htmx-added")).to_have_count(0)
     dialog.get_by_role("button", name="Remove the metric Typo").click()
     expect(dialog.locator(".evidence-metrics")).not_to_contain_text("Typo")
-    dialog.get_by_role("button", name="+ Quote").click()
+    open_form("+ Quote", "What the customer said")
     dialog.get_by_label("What the customer said").fill(
         "I wanted to know the case size at 10 pm and nobody answered. I almost bought elsewhere."
     )

@@ -27,9 +27,11 @@ from playwright.sync_api import (
     BrowserContext,
     BrowserType,
     ConsoleMessage,
+    Locator,
     Page,
     Playwright,
     Response,
+    expect,
     sync_playwright,
 )
 
@@ -63,6 +65,13 @@ def shot(name: str) -> str:
     """Where the test saves screenshot `name` (a .png file name)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return str(SCREENSHOTS / name)
+
+
+def listening(area: Locator) -> None:
+    """Wait until what htmx swapped into `area` listens. htmx processes new content once it has
+    settled, when it takes the htmx-added class off: a click before that does nothing, and a
+    form submitted before it posts without htmx."""
+    expect(area.locator(".htmx-added")).to_have_count(0)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

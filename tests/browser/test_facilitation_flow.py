@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import listening, shot
 from tests.browser.test_live_board import open_board
 
 PACKAGING = "ordinary packaging"
@@ -42,6 +42,7 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     fiona.get_by_role("button", name="Open dot voting…").click()
     dialog = fiona.locator("#dialog")
     expect(dialog.get_by_label("Dots per person")).to_have_value("3")
+    listening(dialog)
     dialog.get_by_role("button", name="Open voting").click()
     for page in (fiona, sam, lea):
         expect(page.locator("#session")).to_have_attribute("data-voting", "open")
@@ -78,6 +79,8 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
 
     # The winner becomes an action owned by a staff member.
     first_row.get_by_role("button", name="Make it an action…").click()
+    expect(dialog.get_by_label("Action")).to_be_visible()
+    listening(dialog)
     dialog.get_by_label("Action").fill("White-glove delivery in the maison's own box")
     dialog.get_by_label("Owner").select_option(label="Samuel Rochat · Boutique & retail")
     dialog.get_by_role("button", name="Create action").click()

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import listening, shot
 from tests.browser.test_live_board import open_board
 
 SCENARIO_TITLE = "Camille's first fine watch"
@@ -164,13 +164,12 @@ def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     expect(dialog).to_contain_text("No metric yet.")
 
     def open_form(button: str, field: str) -> None:
-        """Click a button of the dialog once htmx listens to it, and wait for the form it brings
-        to listen too. (What htmx swaps in listens once it has settled: htmx-added is then
-        removed. A click before that does nothing, a submit would post without htmx.)"""
-        expect(dialog.locator(".htmx-added")).to_have_count(0)
+        """Click a button of the dialog once htmx listens to it; wait for the form it brings to
+        listen too."""
+        listening(dialog)
         dialog.get_by_role("button", name=button).click()
         expect(dialog.get_by_label(field, exact=True)).to_be_visible()
-        expect(dialog.locator(".htmx-added")).to_have_count(0)
+        listening(dialog)
 
     def add_metric(name: str, value: str, unit: str, source: str, date: str) -> None:
         open_form("+ Metric", "Measure")
@@ -197,7 +196,7 @@ def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
 
     card.get_by_role("button", name=f"Evidence for {CHAT}").click()
     expect(dialog.get_by_role("button", name="Remove the metric Typo")).to_be_visible()
-    expect(dialog.locator(".htmx-added")).to_have_count(0)
+    listening(dialog)
     dialog.get_by_role("button", name="Remove the metric Typo").click()
     expect(dialog.locator(".evidence-metrics")).not_to_contain_text("Typo")
     open_form("+ Quote", "What the customer said")

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import listening, shot
 
 SCENARIO_TITLE = "Camille's first fine watch"
 
@@ -99,7 +99,8 @@ def test_it_carries_notes_between_the_phone_and_the_projector(
     # And with the keyboard-friendly "Move to…" dialog, to the whole Service phase.
     desktop.locator(".note", has_text=text).get_by_role("button", name="Move note to…").click()
     dialog = desktop.locator("#dialog")
-    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Move to")).to_be_visible()
+    listening(dialog)
     dialog.get_by_label("Move to").select_option(label="Service (whole phase)")
     dialog.get_by_role("button", name="Move").click()
     expect(dialog).to_be_hidden()

@@ -254,10 +254,10 @@ def update_phase(
 ) -> Phase:
     scenario = events.lock_board(phase.scenario_id)
     require_facilitator(actor, scenario)
-    if events.applied_event(scenario, request_id):
-        return Phase.objects.get(pk=phase.pk)
     current = Phase.objects.get(pk=phase.pk)
     if current.version != version:
+        if events.applied_event(scenario, request_id):  # a retry: see edit_note
+            return current
         raise Conflict(current, "Someone else renamed this phase in the meantime.")
     current.name, current.goal = _phase_fields(name, goal)
     current.version += 1
@@ -359,10 +359,10 @@ def update_micro_interaction(
 ) -> MicroInteraction:
     scenario = events.lock_board(interaction.phase.scenario_id)
     require_facilitator(actor, scenario)
-    if events.applied_event(scenario, request_id):
-        return MicroInteraction.objects.get(pk=interaction.pk)
     current = MicroInteraction.objects.get(pk=interaction.pk)
     if current.version != version:
+        if events.applied_event(scenario, request_id):  # a retry: see edit_note
+            return current
         raise Conflict(current, "Someone else changed this micro-interaction in the meantime.")
     current.action, current.channel, current.emotion, current.moment_of_truth = _interaction_fields(
         action, channel, emotion, moment_of_truth
@@ -556,9 +556,9 @@ def edit_note(
     scenario, current = _locked_note(note)
     require_note_editor(actor, current, scenario)
     if current.version != version:
-        # A retried edit that took effect finds the version its first attempt moved on: it is
-        # looked for only then (a first attempt with a request id already used is refused by
-        # `events.append`).
+        # A retried edit that took effect finds the version its first attempt moved on, so a
+        # versioned edit looks for its retry only then (a first attempt with a request id used
+        # already is refused by `events.append`).
         if events.applied_event(scenario, request_id):
             return current
         raise Conflict(current, "Someone else edited this note while you were typing.")

@@ -60,7 +60,7 @@ def test_it_marks_the_existing_notes_made_into_actions(back_to_latest):
     board = a_board(old)
     phase = old.get_model("boards", "Phase").objects.create(scenario=board, name="Purchase", order=0)
     Note = old.get_model("boards", "Note")
-    acted, left = (Note.objects.create(scenario=board, phase=phase, text=t, order=i)
+    acted, _left = (Note.objects.create(scenario=board, phase=phase, text=t, order=i)
                    for i, t in enumerate(["No gift wrap", "Queue at the till"]))
     user = old.get_model("auth", "User").objects.create(username="fiona")
     owner = old.get_model("workshops", "Membership").objects.create(user=user, team_id=board.workshop.team_id)

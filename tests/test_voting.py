@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
 from boards import services
-from boards.models import BoardEvent, Vote, VotingRound
+from boards.models import BoardEvent, Note, Vote, VotingRound
 from tests.conftest import client_for, make_member
 from workshops.models import BusinessFunction, Role
 
@@ -181,7 +181,7 @@ def test_it_shows_each_stage_of_the_round_on_a_note_edited_meanwhile(board, faci
 
     def edited_note_push(text: str) -> str:
         current = services.edit_note(actor=participant, note=note, text=text, kind="friction",
-                                     version=note.__class__.objects.get(pk=note.pk).version)
+                                     version=Note.objects.get(pk=note.pk).version)
         board.refresh_from_db()
         push = BoardEvent.objects.filter(scenario=board).latest("seq")
         assert push.kind == "note.edited" and f'id="note-{current.pk}"' in push.html

@@ -115,6 +115,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         messages, self.last_sent = await database_sync_to_async(events.catch_up)(
             self.scenario_id, since, self.member
         )
+        events.hub().caught_up(self.scenario_id, self.last_sent)
         for message in messages:
             await self.send(text_data=message)
         self.ready = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from boards.models import BoardEvent, Scenario
 logger = logging.getLogger(__name__)
 PUSH_TYPE = "board.push"
 PRESENCE_TYPE = "board.presence"  # someone came or went: each process reads the people present
+FILL_TYPE = "board.fill"  # within a hub: send a board's pushes that never came, from the database
 
 
 def group_name(scenario_id: int) -> str:
@@ -199,6 +201,10 @@ def missed_events(scenario_id: int, since: int, limit: int) -> list[tuple[int, s
     return rows
 
 
+def board_seqs(scenario_ids: list[int]) -> dict[int, int]:
+    return dict(Scenario.objects.filter(pk__in=scenario_ids).values_list("pk", "last_seq"))
+
+
 # Per-process fan-out ----------------------------------------------------------------------------
 
 ORIGIN = uuid.uuid4().hex  # this process: it skips its own pushes when the layer echoes them back
@@ -267,6 +273,11 @@ class Hub:
     and go out together: one message per socket for all of a board's waiting pushes, so a
     busy board costs fewer sends, not a growing queue. If the layer fails (Redis restarting), the
     process closes its board sockets with 1012; pages reconnect and catch up by seq.
+
+    With a layer shared between processes, the hub also sweeps: every HUB_SWEEP_SECONDS it reads
+    its boards' seqs from the database, and a seq that was committed at the sweep before and has
+    still not reached it (Redis pub/sub keeps nothing through a dropped connection) is sent from
+    the database, in order, as a gap would be.
     """
 
     CLOSE_RESTART = 1012
@@ -276,6 +287,7 @@ class Hub:
         self.last_seq: dict[int, int] = {}
         self.channel: str | None = None
         self.listener: asyncio.Task | None = None
+        self.sweeper: asyncio.Task | None = None
         self.sender: asyncio.Task | None = None
         self.inbox: list[dict] = []
         self.waiting: asyncio.Event | None = None
@@ -294,6 +306,8 @@ class Hub:
             self.channel = await layer.new_channel()
             self.sockets = {}
             self.listener = asyncio.get_running_loop().create_task(self._listen(layer, self.channel))
+        if layer is not None and (self.sweeper is None or self.sweeper.done()):
+            self.sweeper = asyncio.get_running_loop().create_task(self._sweep_every(_sweep_seconds()))
         if scenario_id not in self.sockets:
             self.sockets[scenario_id] = set()
             if layer is not None:
@@ -320,6 +334,37 @@ class Hub:
                     await layer.group_add(group_name(scenario_id), self.channel)
             except Exception:  # noqa: BLE001 - the layer is down; the group expires on its own
                 logger.warning("Could not leave %s", group_name(scenario_id))
+
+    def caught_up(self, scenario_id: int, seq: int) -> None:
+        """A socket on the board has been sent everything up to `seq` from the database. Until
+        the hub has handed the board a push, that is where it stands: a sweep can then tell that
+        a later push never came."""
+        if scenario_id in self.sockets:
+            self.last_seq.setdefault(scenario_id, seq)
+
+    async def sweep(self, seen: dict[int, int]) -> dict[int, int]:
+        """Compare the boards' seqs with those read at the previous sweep (`seen`): a board still
+        short of the seq it had then gets what it missed from the database. Returns this sweep's
+        seqs, for the next one. A push merely on its way (committed since the previous sweep) is
+        left to come, and one sent from the database first is dropped when it comes."""
+        boards = [b for b in self.sockets if b in self.last_seq]
+        if not boards:
+            return {}
+        now = await database_sync_to_async(board_seqs)(boards)
+        for scenario_id in boards:
+            if seen.get(scenario_id, 0) > self.last_seq.get(scenario_id, math.inf):
+                self.offer({"type": FILL_TYPE, "scenario": scenario_id})
+        return now
+
+    async def _sweep_every(self, seconds: float) -> None:
+        seen: dict[int, int] = {}
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                seen = await self.sweep(seen)
+            except Exception:  # noqa: BLE001 - the database is down: try again at the next sweep
+                logger.warning("Could not compare this process's boards with the database")
+                seen = {}
 
     def offer(self, message: dict) -> None:
         """Take a push (on the hub's event loop); the sender sends it as soon as it is free."""
@@ -375,6 +420,8 @@ class Hub:
         from the database (they are committed: N+1 was numbered after N's commit) and send them
         first."""
         scenario_id, seq = message.get("scenario"), message.get("seq")
+        if message.get("type") == FILL_TYPE:
+            return await self._fill(scenario_id)
         if not seq:
             return [message]
         last = self.last_seq.get(scenario_id)
@@ -391,6 +438,20 @@ class Hub:
         ordered.append(message)
         self.last_seq[scenario_id] = seq
         return ordered
+
+    async def _fill(self, scenario_id: int) -> list[dict]:
+        """Every push of the board after the last one the hub sent, from the database."""
+        from django.conf import settings
+
+        last = self.last_seq.get(scenario_id)
+        if last is None:
+            return []
+        rows = await database_sync_to_async(missed_events)(scenario_id, last, settings.BOARD_REPLAY_LIMIT)
+        if rows is None:
+            raise LookupError(f"board {scenario_id} is too far behind to replay")
+        if rows:
+            self.last_seq[scenario_id] = rows[-1][0]
+        return [{"type": PUSH_TYPE, "scenario": scenario_id, "seq": seq, "html": html} for seq, html in rows]
 
     async def _send(self) -> None:
         assert self.waiting is not None
@@ -534,6 +595,12 @@ async def presence_changed(scenario_id: int) -> None:
         await layer.group_send(group_name(scenario_id), message)
     except Exception:  # noqa: BLE001 - the layer is down: this process's sockets are being closed
         logger.warning("Could not tell the other processes that %s's people changed", group_name(scenario_id))
+
+
+def _sweep_seconds() -> float:
+    from django.conf import settings
+
+    return settings.HUB_SWEEP_SECONDS
 
 
 def _presence_window() -> float:

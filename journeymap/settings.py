@@ -150,10 +150,14 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # The socket timeout must outlast channels-redis's 5-second blocking read, or every
-            # idle socket is dropped after 5 s.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 5000, "expiry": 60},
+            # Redis pub/sub: a push to a board's group is one PUBLISH, read by each process that
+            # has sockets on the board. (channels-redis's core layer queues every message in a
+            # sorted set per process, several round trips and a Lua script a push: about a tenth
+            # of a server's CPU on a busy board.) Pub/sub keeps nothing for a process that is
+            # not connected at that moment: each process's hub checks its boards' seqs in the
+            # database every few seconds and sends what never came (docs/sync.md).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
         }
     }
 else:
@@ -281,3 +285,7 @@ WEBSOCKET_MAX_CLIENT_MESSAGE = 1024
 WEBSOCKET_RATE = (20, 10.0)  # at most 20 messages per 10 seconds
 # Board sync: how many events a reconnecting client may be replayed before it gets a fresh board.
 BOARD_REPLAY_LIMIT = int(os.environ.get("BOARD_REPLAY_LIMIT", "1000"))
+# Scale-out: how often each process compares its boards' seqs with the database, to send a push
+# that the channel layer lost (Redis pub/sub keeps nothing through a dropped connection). A push
+# is sent from the database when it has not come within one to two of these.
+HUB_SWEEP_SECONDS = float(os.environ.get("HUB_SWEEP_SECONDS", "2"))

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 
-from boards import services
+from boards import events, services
 from boards.models import Scenario
 from tests.ws import communicator, is_reset, receive_board_messages, seq_of
 
@@ -78,6 +78,9 @@ def test_it_replays_exactly_the_missed_events_in_order(board, facilitator, parti
         assert [seq_of(p) for p in pushes] == [since + 1, since + 2, since + 3]
         for note, push in zip(notes, pushes, strict=True):
             assert f'id="note-{note.pk}"' in push
+        # the process's hub takes the catch-up for where the board stands: a later push that
+        # never comes is sent at its sweeps (scale-out)
+        assert events.hub().last_seq[board.pk] == since + 3
         # then live pushes continue from there, without duplicates
         await database_sync_to_async(_add_note)(participant, board, "live one")
         [live] = await receive_board_messages(comm, 1)

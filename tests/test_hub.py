@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from boards import events, presence, services
 from boards.models import BoardEvent
@@ -177,12 +178,108 @@ def test_it_restarts_a_board_without_waiting_for_a_client_that_reads_nothing():
     async_to_sync(run)()
 
 
+# Sweeps: a push the channel layer lost is sent from the database -----------------------------------
+
+
+def add_notes(board, participant, *texts: str) -> list[int]:
+    """Commit notes on the board; their pushes reach no hub of the test (none is registered)."""
+    phase = board.phases.first()
+    for text in texts:
+        services.add_note(actor=participant, scenario=board, phase=phase, kind="idea", text=text)
+    return list(BoardEvent.objects.filter(scenario=board).order_by("seq").values_list("seq", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_sends_the_pushes_that_never_came_at_the_second_sweep_after_their_commit(board, participant):
+    start = board.last_seq
+    *_, first, second = add_notes(board, participant, "waited for the advisor", "no one offered water")
+
+    async def run():
+        hub, socket = events.Hub(), Socket()
+        await hub.join(board.pk, socket)
+        hub.caught_up(board.pk, start)  # the socket's catch-up ended before the two commits
+        try:
+            seen = await hub.sweep({})
+            assert seen == {board.pk: second} and hub.inbox == []  # they may be on their way
+            assert await hub.sweep(seen) == seen
+            [frame] = await socket.wait_for(1)
+            assert (frame.first, frame.last) == (first, second)
+            assert "waited for the advisor" in frame.html and "no one offered water" in frame.html
+            assert hub.last_seq[board.pk] == second
+            await hub.sweep(seen)  # nothing is missing any more
+            assert hub.inbox == [] and len(socket.frames) == 1
+        finally:
+            hub.sender.cancel()
+
+    async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_a_push_that_comes_between_two_sweeps_to_come_once(board, participant):
+    start = board.last_seq
+    [*_, seq] = add_notes(board, participant, "the parcel came without a card")
+    event = BoardEvent.objects.get(scenario=board, seq=seq)
+
+    async def run():
+        hub, socket = events.Hub(), Socket()
+        await hub.join(board.pk, socket)
+        hub.caught_up(board.pk, start)
+        try:
+            seen = await hub.sweep({})
+            hub.offer({"type": events.PUSH_TYPE, "scenario": board.pk, "seq": seq, "html": event.html})
+            [frame] = await socket.wait_for(1)
+            await hub.sweep(seen)
+            assert hub.inbox == [] and frame.first == frame.last == seq and len(socket.frames) == 1
+        finally:
+            hub.sender.cancel()
+
+    async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_restarts_a_board_whose_missed_pushes_are_too_many_to_send(board, participant, settings):
+    settings.BOARD_REPLAY_LIMIT = 1
+    start = board.last_seq
+    add_notes(board, participant, "first", "second")
+
+    async def run():
+        hub, socket = events.Hub(), Socket()
+        await hub.join(board.pk, socket)
+        hub.caught_up(board.pk, start)
+        try:
+            await hub.sweep(await hub.sweep({}))
+            assert await socket.wait_closed() == events.Hub.CLOSE_RESTART and socket.frames == []
+        finally:
+            hub.sender.cancel()
+
+    async_to_sync(run)()
+
+
+def test_it_takes_a_socket_catch_up_for_where_a_board_stands_only_before_any_push():
+    async def run():
+        hub, socket = events.Hub(), Socket()
+        hub.caught_up(7, 4)  # no socket on the board here: nothing to remember
+        assert hub.last_seq == {}
+        await hub.join(7, socket)
+        try:
+            hub.caught_up(7, 4)
+            assert hub.last_seq == {7: 4}
+            hub.offer(push(5))
+            await socket.wait_for(1)
+            hub.caught_up(7, 3)  # a socket that caught up earlier does not move the board back
+            assert hub.last_seq == {7: 5}
+        finally:
+            hub.sender.cancel()
+
+    async_to_sync(run)()
+
+
 # Joining a board's group while the last socket leaves it (scale-out) -------------------------------
 
 REDIS_URL = os.environ.get("JOURNEYMAP_TEST_REDIS_URL", "")
 
 
-class SlowToLeave(RedisChannelLayer):
+class SlowToLeave(RedisPubSubChannelLayer):
     """The real Redis layer, whose group_discard waits until the test lets it go on."""
 
     leaving: asyncio.Event
@@ -191,7 +288,7 @@ class SlowToLeave(RedisChannelLayer):
     async def group_discard(self, group: str, channel: str) -> None:
         self.leaving.set()
         await self.go_on.wait()
-        await super().group_discard(group, channel)
+        await self._get_layer().group_discard(group, channel)
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="set JOURNEYMAP_TEST_REDIS_URL to run the Redis layer tests")
@@ -219,8 +316,8 @@ def test_it_stays_in_a_boards_group_when_a_socket_joins_while_the_last_one_leave
             [frame] = await new.wait_for(1)
             assert frame.first == 1 and old.frames == []
         finally:
-            hub.sender.cancel()
-            hub.listener.cancel()
+            for task in (hub.sender, hub.listener, hub.sweeper):
+                task.cancel()
             await layer.flush()
 
     async_to_sync(run)()
@@ -249,7 +346,7 @@ def test_it_shows_everyone_present_on_every_process_when_people_join_on_two_at_o
     """Two processes, one person joining on each at the same moment: the list of people present
     that process B read before A's person came must not be the last one B's sockets get."""
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": f"jm-test-{uuid.uuid4().hex}"},
     }}
     settings.PRESENCE_WINDOW_SECONDS = 0.2
@@ -284,9 +381,39 @@ def test_it_shows_everyone_present_on_every_process_when_people_join_on_two_at_o
             assert "Ana Laurent" in both.html and "Ben Okafor" in both.html
         finally:
             for hub in (hub_a, hub_b):
-                hub.sender.cancel()
-                hub.listener.cancel()
+                for task in (hub.sender, hub.listener, hub.sweeper):
+                    task.cancel()
             await register._client().delete(register._key(board))
+            await layer.flush()
+
+    async_to_sync(run)()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="set JOURNEYMAP_TEST_REDIS_URL to run the Redis layer tests")
+@pytest.mark.django_db(transaction=True)
+def test_it_sends_a_push_that_redis_did_not_bring_from_the_database(board, participant, settings):
+    """Over Redis pub/sub a process that is not connected when a push is published never gets it.
+    Here the push is published by this process, whose hub skips its own pushes, as if another
+    process had published it while this one's connection was down: the hub's own sweeps send it."""
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"jm-test-{uuid.uuid4().hex}"},
+    }}
+    settings.HUB_SWEEP_SECONDS = 0.05
+    start = board.last_seq
+
+    async def run():
+        layer = get_channel_layer()
+        hub, socket = events.Hub(), Socket()
+        await hub.join(board.pk, socket)
+        hub.caught_up(board.pk, start)
+        try:
+            [*_, seq] = await database_sync_to_async(add_notes)(board, participant, "she left without a word")
+            [frame] = await socket.wait_for(1)
+            assert frame.first == frame.last == seq and "she left without a word" in frame.html
+        finally:
+            for task in (hub.sender, hub.listener, hub.sweeper):
+                task.cancel()
             await layer.flush()
 
     async_to_sync(run)()

@@ -95,7 +95,7 @@ def test_it_uses_postgresql_with_database_url() -> None:
 
 def test_it_uses_redis_for_the_channel_layer_with_redis_url() -> None:
     found = settings_under(REDIS_URL="redis://cache.internal:6379/2")
-    assert found["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert found["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert found["hosts"] == [{"address": "redis://cache.internal:6379/2", "socket_timeout": 15}]
 
 

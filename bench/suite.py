@@ -27,8 +27,9 @@ class Options:
     reps: int = 5
     changes: int = 60
     # Up to where the bare relay is bound by the benchmark's own client (one process).
-    ramp: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 120.0, 160.0,
-                                                       240.0, 320.0, 480.0, 640.0])
+    # Steps of a fifth to a third from 50 up, for the app and the bare relay alike.
+    ramp: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 120.0,
+                                                       160.0, 200.0, 240.0, 320.0, 400.0, 480.0, 640.0])
     ramp_seconds: float = 3.0
     capacity_size: int = 200
     capacity_p99_ms: float = 100.0

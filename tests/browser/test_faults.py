@@ -1,5 +1,6 @@
 """Faults, bounded in time and count, on loopback: the server killed mid-session, Redis restarted
-under the Redis channel layer, and eight concurrent writers on SQLite.
+under the Redis channel layer, Redis down between two processes, and eight concurrent writers on
+SQLite.
 
 After each, every acknowledged write is in the database and every page converges to it.
 """
@@ -188,3 +189,41 @@ def test_it_reconnects_and_converges_after_a_redis_restart(redis_server, browser
         for context in contexts:
             context.close()
         server.close()
+
+
+@pytest.mark.scaleout
+def test_it_brings_a_push_redis_never_carried_to_the_other_process(redis_server, browser, sign_in):
+    """Two processes; Redis goes down; a note written through A reaches the page held by B, from the
+    database, at B's hub's sweeps: Redis pub/sub kept nothing for B, and no later push comes to
+    show the gap."""
+    database_url = os.environ.get("JOURNEYMAP_TEST_DATABASE_URL")
+    if not database_url:
+        pytest.skip("set JOURNEYMAP_TEST_DATABASE_URL to run the two-process fault test")
+    from tests.browser.test_scale_out import fresh_database
+
+    env = {"DATABASE_URL": fresh_database(database_url, "journeymap_faults"), "REDIS_URL": redis_server.url,
+           "HUB_SWEEP_SECONDS": "0.5"}
+    a, b = LiveServer(env=env), LiveServer(env=env, prepare=False)
+    context = None
+    try:
+        a.start()
+        b.start()
+        state = board_state(a)
+        context = browser.new_context(base_url=b.url, viewport={"width": 375, "height": 812})
+        on_b = open_board(context.new_page(), sign_in, "sam", f"/boards/{state['pk']}/")
+        writer = Member(a.url, "lea")
+        before = f"written while Redis was up {uuid.uuid4().hex[:6]}"
+        assert writer.add_note(state["pk"], state["phase"], before) == 200
+        expect(on_b.locator(".note", has_text=before)).to_have_count(1)  # through Redis
+
+        redis_server.stop()
+        during = f"written while Redis was down {uuid.uuid4().hex[:6]}"
+        assert writer.add_note(state["pk"], state["phase"], during) == 200
+        assert_converges(on_b, board_state(a)["notes"], timeout=10)
+    finally:
+        if redis_server.process is None:
+            redis_server.start()
+        if context is not None:
+            context.close()
+        b.close()
+        a.close()

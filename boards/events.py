@@ -27,6 +27,7 @@ from boards.models import BoardEvent, Scenario
 logger = logging.getLogger(__name__)
 PUSH_TYPE = "board.push"
 PRESENCE_TYPE = "board.presence"  # someone came or went: each process reads the people present
+BOARD_LAYER = "board"  # the channel layer alias for board pushes, where one is set
 FILL_TYPE = "board.fill"  # within a hub: send a board's pushes that never came, from the database
 
 
@@ -114,8 +115,9 @@ def broadcast(scenario_id: int, seq: int, html: str) -> None:
     come back, rather than failing the request that made the change."""
     message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": seq, "html": html, "origin": ORIGIN}
     _offer_locally(scenario_id, message)
-    if _shared_layer() is not None:
-        _group_send(group_name(scenario_id), message)
+    layer = _push_layer()
+    if layer is not None:
+        _group_send(group_name(scenario_id), message, layer=layer)
 
 
 def _shared_layer():
@@ -125,6 +127,16 @@ def _shared_layer():
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         return None
     return layer
+
+
+def _push_layer():
+    """The layer that carries board pushes between processes: the `board` layer where one is set
+    (Redis pub/sub), else the shared default one; None with one process."""
+    from django.conf import settings
+
+    if BOARD_LAYER in settings.CHANNEL_LAYERS and _shared_layer() is not None:
+        return get_channel_layer(BOARD_LAYER)
+    return _shared_layer()
 
 
 def _offer_locally(scenario_id: int, message: dict) -> None:
@@ -138,8 +150,8 @@ def _offer_locally(scenario_id: int, message: dict) -> None:
                 pass
 
 
-def _group_send(group: str, message: dict) -> None:
-    layer = get_channel_layer()
+def _group_send(group: str, message: dict, *, layer=None) -> None:
+    layer = layer or get_channel_layer()
     if layer is None:
         return
     try:
@@ -274,9 +286,11 @@ class Hub:
     busy board costs fewer sends, not a growing queue. If the layer fails (Redis restarting), the
     process closes its board sockets with 1012; pages reconnect and catch up by seq.
 
-    With a layer shared between processes, the hub also sweeps: every HUB_SWEEP_SECONDS it reads
-    its boards' seqs from the database, and a seq that was committed at the sweep before and has
-    still not reached it (Redis pub/sub keeps nothing through a dropped connection) is sent from
+    With several processes, board pushes come through the `board` layer (Redis pub/sub) where one
+    is set, and everything else through the default layer, whose failure is the signal that Redis
+    went away (pub/sub reconnects without a word). The hub also sweeps: every HUB_SWEEP_SECONDS
+    it reads its boards' seqs from the database, and a seq that was committed at the sweep before
+    and has still not reached it (pub/sub keeps nothing through a dropped connection) is sent from
     the database, in order, as a gap would be.
     """
 
@@ -287,6 +301,8 @@ class Hub:
         self.last_seq: dict[int, int] = {}
         self.channel: str | None = None
         self.listener: asyncio.Task | None = None
+        self.push_channel: str | None = None  # on the `board` layer, where one is set
+        self.push_listener: asyncio.Task | None = None
         self.sweeper: asyncio.Task | None = None
         self.sender: asyncio.Task | None = None
         self.inbox: list[dict] = []
@@ -300,19 +316,40 @@ class Hub:
         if self.sender is None or self.sender.done():
             self.waiting = asyncio.Event()
             self.sender = asyncio.get_running_loop().create_task(self._send())
-        layer = _shared_layer()
+        layer, pushes = _shared_layer(), _push_layer()
+        loop = asyncio.get_running_loop()
         if layer is not None and (self.listener is None or self.listener.done()):
             # The layer's own kind of process channel: channels-redis reads one per process.
             self.channel = await layer.new_channel()
             self.sockets = {}
-            self.listener = asyncio.get_running_loop().create_task(self._listen(layer, self.channel))
-        if layer is not None and (self.sweeper is None or self.sweeper.done()):
-            self.sweeper = asyncio.get_running_loop().create_task(self._sweep_every(_sweep_seconds()))
+            self.listener = loop.create_task(self._listen(layer, self.channel))
+        if pushes is not None and pushes is not layer and (self.push_listener is None or self.push_listener.done()):
+            self.push_channel = await pushes.new_channel()
+            self.push_listener = loop.create_task(self._listen(pushes, self.push_channel))
+        if pushes is not None and (self.sweeper is None or self.sweeper.done()):
+            self.sweeper = loop.create_task(self._sweep_every(_sweep_seconds()))
         if scenario_id not in self.sockets:
             self.sockets[scenario_id] = set()
-            if layer is not None:
-                await layer.group_add(group_name(scenario_id), self.channel)
+            try:
+                for each, channel in self._subscriptions():
+                    await each.group_add(group_name(scenario_id), channel)
+            except BaseException:
+                # Not in the board's groups: the next socket to come must try again.
+                if not self.sockets.get(scenario_id):
+                    self.sockets.pop(scenario_id, None)
+                raise
         self.sockets[scenario_id].add(socket)
+
+    def _subscriptions(self) -> list[tuple[Any, str]]:
+        """The (layer, channel) pairs this process reads boards' groups on: the default layer's,
+        and the `board` layer's where one is set."""
+        layer, pushes = _shared_layer(), _push_layer()
+        subscribed = []
+        if layer is not None and self.channel is not None:
+            subscribed.append((layer, self.channel))
+        if pushes is not None and pushes is not layer and self.push_channel is not None:
+            subscribed.append((pushes, self.push_channel))
+        return subscribed
 
     async def leave(self, scenario_id: int, socket) -> None:
         sockets = self.sockets.get(scenario_id)
@@ -322,25 +359,24 @@ class Hub:
         if not sockets:
             del self.sockets[scenario_id]
             self.last_seq.pop(scenario_id, None)
-            layer = _shared_layer()
-            if layer is None or self.channel is None:
-                return
-            try:
-                await layer.group_discard(group_name(scenario_id), self.channel)
-                if scenario_id in self.sockets:
-                    # A socket joined the board while this one left (a page reloaded): its
-                    # group_add may have gone through before this group_discard. Join again, or
-                    # pushes from the other processes would no longer reach it.
-                    await layer.group_add(group_name(scenario_id), self.channel)
-            except Exception:  # noqa: BLE001 - the layer is down; the group expires on its own
-                logger.warning("Could not leave %s", group_name(scenario_id))
+            for layer, channel in self._subscriptions():
+                try:
+                    await layer.group_discard(group_name(scenario_id), channel)
+                    if scenario_id in self.sockets:
+                        # A socket joined the board while this one left (a page reloaded): its
+                        # group_add may have gone through before this group_discard. Join again,
+                        # or pushes from the other processes would no longer reach it.
+                        await layer.group_add(group_name(scenario_id), channel)
+                except Exception:  # noqa: BLE001 - the layer is down; the group expires on its own
+                    logger.warning("Could not leave %s", group_name(scenario_id))
 
     def caught_up(self, scenario_id: int, seq: int) -> None:
         """A socket on the board has been sent everything up to `seq` from the database. Until
         the hub has handed the board a push, that is where it stands: a sweep can then tell that
-        a later push never came."""
+        a later push never came. Of two sockets' catch-ups the lower counts (the other socket
+        drops what it has had already)."""
         if scenario_id in self.sockets:
-            self.last_seq.setdefault(scenario_id, seq)
+            self.last_seq[scenario_id] = min(self.last_seq.get(scenario_id, seq), seq)
 
     async def sweep(self, seen: dict[int, int]) -> dict[int, int]:
         """Compare the boards' seqs with those read at the previous sweep (`seen`): a board still

@@ -149,16 +149,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
+        # Everything but board pushes: a person's private pushes, revocations, who came or went.
         "default": {
-            # Redis pub/sub: a push to a board's group is one PUBLISH, read by each process that
-            # has sockets on the board. (channels-redis's core layer queues every message in a
-            # sorted set per process, several round trips and a Lua script a push: about a tenth
-            # of a server's CPU on a busy board.) Pub/sub keeps nothing for a process that is
-            # not connected at that moment: each process's hub checks its boards' seqs in the
-            # database every few seconds and sends what never came (docs/sync.md).
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # The socket timeout must outlast channels-redis's 5-second blocking read, or every
+            # idle socket is dropped after 5 s.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 5000, "expiry": 60},
+        },
+        # Board pushes between processes, the hot path: Redis pub/sub, one PUBLISH a push, read
+        # by each process that has sockets on the board. (The core layer queues every message
+        # in a sorted set per process: several round trips and a Lua script a push, about a
+        # tenth of a server's CPU on a busy board.) Pub/sub keeps nothing for a process that is
+        # not connected at that moment: each process's hub checks its boards' seqs in the
+        # database every few seconds and sends what never came. And when Redis fails, the core
+        # layer's read fails with it, and the process's board sockets reconnect (docs/sync.md).
+        "board": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
-        }
+        },
     }
 else:
     CHANNEL_LAYERS = {
@@ -286,6 +294,6 @@ WEBSOCKET_RATE = (20, 10.0)  # at most 20 messages per 10 seconds
 # Board sync: how many events a reconnecting client may be replayed before it gets a fresh board.
 BOARD_REPLAY_LIMIT = int(os.environ.get("BOARD_REPLAY_LIMIT", "1000"))
 # Scale-out: how often each process compares its boards' seqs with the database, to send a push
-# that the channel layer lost (Redis pub/sub keeps nothing through a dropped connection). A push
+# that the `board` layer lost (Redis pub/sub keeps nothing through a dropped connection). A push
 # is sent from the database when it has not come within one to two of these.
 HUB_SWEEP_SECONDS = float(os.environ.get("HUB_SWEEP_SECONDS", "2"))

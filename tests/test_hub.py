@@ -255,7 +255,7 @@ def test_it_restarts_a_board_whose_missed_pushes_are_too_many_to_send(board, par
     async_to_sync(run)()
 
 
-def test_it_takes_a_socket_catch_up_for_where_a_board_stands_only_before_any_push():
+def test_it_takes_the_lowest_socket_catch_up_for_where_a_board_stands():
     async def run():
         hub, socket = events.Hub(), Socket()
         hub.caught_up(7, 4)  # no socket on the board here: nothing to remember
@@ -266,8 +266,10 @@ def test_it_takes_a_socket_catch_up_for_where_a_board_stands_only_before_any_pus
             assert hub.last_seq == {7: 4}
             hub.offer(push(5))
             await socket.wait_for(1)
-            hub.caught_up(7, 3)  # a socket that caught up earlier does not move the board back
+            hub.caught_up(7, 6)  # a later catch-up: the hub still counts from 5
             assert hub.last_seq == {7: 5}
+            hub.caught_up(7, 3)  # an earlier one: 4 and 5 may be missing there, and would be sent
+            assert hub.last_seq == {7: 3}
         finally:
             hub.sender.cancel()
 
@@ -316,8 +318,9 @@ def test_it_stays_in_a_boards_group_when_a_socket_joins_while_the_last_one_leave
             [frame] = await new.wait_for(1)
             assert frame.first == 1 and old.frames == []
         finally:
-            for task in (hub.sender, hub.listener, hub.sweeper):
-                task.cancel()
+            for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
+                if task is not None:
+                    task.cancel()
             await layer.flush()
 
     async_to_sync(run)()
@@ -381,8 +384,9 @@ def test_it_shows_everyone_present_on_every_process_when_people_join_on_two_at_o
             assert "Ana Laurent" in both.html and "Ben Okafor" in both.html
         finally:
             for hub in (hub_a, hub_b):
-                for task in (hub.sender, hub.listener, hub.sweeper):
-                    task.cancel()
+                for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
+                    if task is not None:
+                        task.cancel()
             await register._client().delete(register._key(board))
             await layer.flush()
 
@@ -412,8 +416,57 @@ def test_it_sends_a_push_that_redis_did_not_bring_from_the_database(board, parti
             [frame] = await socket.wait_for(1)
             assert frame.first == frame.last == seq and "she left without a word" in frame.html
         finally:
-            for task in (hub.sender, hub.listener, hub.sweeper):
-                task.cancel()
+            for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
+                if task is not None:
+                    task.cancel()
             await layer.flush()
 
     async_to_sync(run)()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="set JOURNEYMAP_TEST_REDIS_URL to run the Redis layer tests")
+def test_it_takes_board_pushes_from_the_board_layer_and_the_rest_from_the_default_one(settings):
+    """As scale-out is set up: board pushes over Redis pub/sub (the `board` layer), everything else
+    over channels-redis's core layer, whose failure tells the hub that Redis went away."""
+    prefix = f"jm-test-{uuid.uuid4().hex}"
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
+        "board": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
+    }
+    board = 10_000_000 + uuid.uuid4().int % 1_000_000
+
+    async def run():
+        default, pushes = get_channel_layer(), get_channel_layer(events.BOARD_LAYER)
+        hub, socket = events.Hub(), Socket()
+        await hub.join(board, socket)
+        try:
+            assert hub.channel and hub.push_channel and hub.sweeper is not None
+            await pushes.group_send(events.group_name(board), {**push(1, board=board), "origin": "another process"})
+            [frame] = await socket.wait_for(1)
+            assert frame.first == 1
+            # The core layer's group has the hub too (who came or went); pushes sent there still count.
+            await default.group_send(events.group_name(board), {**push(2, board=board), "origin": "another process"})
+            frames = await socket.wait_for(2)
+            assert frames[1].first == 2
+            await hub.leave(board, socket)
+            await pushes.group_send(events.group_name(board), {**push(3, board=board), "origin": "another process"})
+            await default.group_send(events.group_name(board), {**push(3, board=board), "origin": "another process"})
+            assert await socket_gets_nothing(socket)
+        finally:
+            for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
+                if task is not None:
+                    task.cancel()
+            await default.flush()
+            await pushes.flush()
+
+    async_to_sync(run)()
+
+
+async def socket_gets_nothing(socket: Socket, seconds: float = 0.3) -> bool:
+    count = len(socket.frames)
+    socket.arrived.clear()
+    try:
+        await asyncio.wait_for(socket.arrived.wait(), timeout=seconds)
+    except TimeoutError:
+        return len(socket.frames) == count
+    return False

@@ -26,7 +26,8 @@ PRINT_SETTINGS = (
     "db = settings.DATABASES['default']; layer = settings.CHANNEL_LAYERS['default']; "
     "print(json.dumps({'engine': db['ENGINE'], 'name': db['NAME'], 'host': db.get('HOST'), "
     "'port': db.get('PORT'), 'user': db.get('USER'), 'atomic_requests': db['ATOMIC_REQUESTS'], "
-    "'layer': layer['BACKEND'], 'hosts': layer.get('CONFIG', {}).get('hosts')}))"
+    "'layer': layer['BACKEND'], 'hosts': layer.get('CONFIG', {}).get('hosts'), "
+    "'board_layer': settings.CHANNEL_LAYERS.get('board', {}).get('BACKEND')}))"
 )
 
 
@@ -80,7 +81,7 @@ def test_it_uses_sqlite_and_the_in_memory_layer_by_default(tmp_path) -> None:
     found = settings_under(SQLITE_PATH=str(tmp_path / "journeymap.sqlite3"))
     assert found["engine"] == "journeymap.sqlite"
     assert found["name"] == str(tmp_path / "journeymap.sqlite3")
-    assert found["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert found["layer"] == "channels.layers.InMemoryChannelLayer" and found["board_layer"] is None
     assert found["atomic_requests"] is False
 
 
@@ -95,8 +96,9 @@ def test_it_uses_postgresql_with_database_url() -> None:
 
 def test_it_uses_redis_for_the_channel_layer_with_redis_url() -> None:
     found = settings_under(REDIS_URL="redis://cache.internal:6379/2")
-    assert found["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert found["layer"] == "channels_redis.core.RedisChannelLayer"
     assert found["hosts"] == [{"address": "redis://cache.internal:6379/2", "socket_timeout": 15}]
+    assert found["board_layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
 
 
 def pragma(name: str) -> object:

@@ -276,6 +276,13 @@ def test_it_takes_the_lowest_socket_catch_up_for_where_a_board_stands():
     async_to_sync(run)()
 
 
+def stop(hub: events.Hub) -> None:
+    """Cancel what the hub runs on the test's event loop."""
+    for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
+        if task is not None:
+            task.cancel()
+
+
 # Joining a board's group while the last socket leaves it (scale-out) -------------------------------
 
 REDIS_URL = os.environ.get("JOURNEYMAP_TEST_REDIS_URL", "")
@@ -318,9 +325,7 @@ def test_it_stays_in_a_boards_group_when_a_socket_joins_while_the_last_one_leave
             [frame] = await new.wait_for(1)
             assert frame.first == 1 and old.frames == []
         finally:
-            for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
-                if task is not None:
-                    task.cancel()
+            stop(hub)
             await layer.flush()
 
     async_to_sync(run)()
@@ -384,9 +389,7 @@ def test_it_shows_everyone_present_on_every_process_when_people_join_on_two_at_o
             assert "Ana Laurent" in both.html and "Ben Okafor" in both.html
         finally:
             for hub in (hub_a, hub_b):
-                for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
-                    if task is not None:
-                        task.cancel()
+                stop(hub)
             await register._client().delete(register._key(board))
             await layer.flush()
 
@@ -416,9 +419,7 @@ def test_it_sends_a_push_that_redis_did_not_bring_from_the_database(board, parti
             [frame] = await socket.wait_for(1)
             assert frame.first == frame.last == seq and "she left without a word" in frame.html
         finally:
-            for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
-                if task is not None:
-                    task.cancel()
+            stop(hub)
             await layer.flush()
 
     async_to_sync(run)()
@@ -453,9 +454,7 @@ def test_it_takes_board_pushes_from_the_board_layer_and_the_rest_from_the_defaul
             await default.group_send(events.group_name(board), {**push(3, board=board), "origin": "another process"})
             assert await socket_gets_nothing(socket)
         finally:
-            for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
-                if task is not None:
-                    task.cancel()
+            stop(hub)
             await default.flush()
             await pushes.flush()
 

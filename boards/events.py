@@ -311,34 +311,33 @@ class Hub:
         self.presence_waiting: dict[int, bool] = {}
         self.presence_reading: dict[int, asyncio.Task] = {}  # each board's latest read, in order
         self.closing: set[asyncio.Task] = set()  # sockets being closed for a restart
+        self.joining = asyncio.Lock()
 
     async def join(self, scenario_id: int, socket) -> None:
         if self.sender is None or self.sender.done():
             self.waiting = asyncio.Event()
             self.sender = asyncio.get_running_loop().create_task(self._send())
-        layer, pushes = _shared_layer(), _push_layer()
-        loop = asyncio.get_running_loop()
-        if layer is not None and (self.listener is None or self.listener.done()):
-            # The layer's own kind of process channel: channels-redis reads one per process.
-            self.channel = await layer.new_channel()
-            self.sockets = {}
-            self.listener = loop.create_task(self._listen(layer, self.channel))
-        if pushes is not None and pushes is not layer and (self.push_listener is None or self.push_listener.done()):
-            self.push_channel = await pushes.new_channel()
-            self.push_listener = loop.create_task(self._listen(pushes, self.push_channel))
-        if pushes is not None and (self.sweeper is None or self.sweeper.done()):
-            self.sweeper = loop.create_task(self._sweep_every(_sweep_seconds()))
-        if scenario_id not in self.sockets:
-            self.sockets[scenario_id] = set()
-            try:
+        # One join at a time through the layers: two sockets arriving together must not start two
+        # listeners, nor one of them find its board half subscribed.
+        async with self.joining:
+            layer, pushes = _shared_layer(), _push_layer()
+            loop = asyncio.get_running_loop()
+            if layer is not None and (self.listener is None or self.listener.done()):
+                # The layer's own kind of process channel: channels-redis reads one per process.
+                self.channel = await layer.new_channel()
+                self.sockets = {}
+                self.listener = loop.create_task(self._listen(layer, self.channel))
+            if pushes is not None and pushes is not layer and (self.push_listener is None or self.push_listener.done()):
+                self.push_channel = await pushes.new_channel()
+                self.push_listener = loop.create_task(self._listen(pushes, self.push_channel))
+            if pushes is not None and (self.sweeper is None or self.sweeper.done()):
+                self.sweeper = loop.create_task(self._sweep_every(_sweep_seconds()))
+            if scenario_id not in self.sockets:
+                # In the board's groups first: if that fails, the next socket to come tries again.
                 for each, channel in self._subscriptions():
                     await each.group_add(group_name(scenario_id), channel)
-            except BaseException:
-                # Not in the board's groups: the next socket to come must try again.
-                if not self.sockets.get(scenario_id):
-                    self.sockets.pop(scenario_id, None)
-                raise
-        self.sockets[scenario_id].add(socket)
+                self.sockets[scenario_id] = set()
+            self.sockets[scenario_id].add(socket)
 
     def _subscriptions(self) -> list[tuple[Any, str]]:
         """The (layer, channel) pairs this process reads boards' groups on: the default layer's,
@@ -546,9 +545,24 @@ class Hub:
         except Exception:  # noqa: BLE001 - the layer failed: drop our sockets, they will come back
             logger.exception("Channel layer failed; closing this process's board sockets")
             sockets = [s for group in self.sockets.values() for s in group]
-            self.sockets = {}
-            self.last_seq = {}
+            boards, self.sockets, self.last_seq = list(self.sockets), {}, {}
             self._close(sockets)
+            if layer is not _push_layer() and self.push_channel is not None:
+                # The pub/sub channel lives on: take it out of the groups of the boards dropped.
+                task = asyncio.get_running_loop().create_task(self._forget(boards, self.push_channel))
+                self.closing.add(task)
+                task.add_done_callback(self.closing.discard)
+
+    async def _forget(self, boards: list[int], channel: str) -> None:
+        pushes = _push_layer()
+        async with self.joining:  # a page coming back meanwhile joins after this
+            for scenario_id in boards:
+                if scenario_id in self.sockets:
+                    continue  # a page is back already
+                try:
+                    await pushes.group_discard(group_name(scenario_id), channel)
+                except Exception:  # noqa: BLE001 - Redis is down: it forgets the subscriptions itself
+                    logger.warning("Could not leave %s", group_name(scenario_id))
 
 
 def _gone_already(task: asyncio.Task) -> None:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from boards import events, presence, services
@@ -281,6 +281,108 @@ def stop(hub: events.Hub) -> None:
     for task in (hub.sender, hub.listener, hub.push_listener, hub.sweeper):
         if task is not None:
             task.cancel()
+
+
+# Joining through two layers (scale-out), with a layer of the test's own ----------------------------
+
+
+class TurnTakingLayer(BaseChannelLayer):
+    """A shared layer for the test: making a channel and joining a group each wait a turn of the
+    event loop, as a round trip to Redis would; joining fails while `down` is set."""
+
+    extensions = ("groups",)
+    down = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.made = 0
+        self.groups: dict[str, set[str]] = {}
+        self.queues: dict[str, asyncio.Queue] = {}
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        await asyncio.sleep(0)
+        self.made += 1
+        name = f"{prefix}{self.made}"
+        self.queues[name] = asyncio.Queue()
+        return name
+
+    async def receive(self, channel: str) -> dict:
+        message = await self.queues[channel].get()
+        if isinstance(message, Exception):
+            raise message
+        return message
+
+    async def group_add(self, group: str, channel: str) -> None:
+        await asyncio.sleep(0)
+        if self.down:
+            raise ConnectionError("Redis is down")
+        self.groups.setdefault(group, set()).add(channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.groups.get(group, set()).discard(channel)
+
+
+def two_layers(settings) -> None:
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "tests.test_hub.TurnTakingLayer"},
+        events.BOARD_LAYER: {"BACKEND": "tests.test_hub.TurnTakingLayer"},
+    }
+
+
+def test_it_starts_one_listener_a_layer_for_sockets_that_join_together(settings):
+    two_layers(settings)
+
+    async def run():
+        default, pushes = get_channel_layer(), get_channel_layer(events.BOARD_LAYER)
+        hub, one, two = events.Hub(), Socket(), Socket()
+        try:
+            await asyncio.gather(hub.join(7, one), hub.join(7, two))
+            assert (default.made, pushes.made) == (1, 1)
+            assert default.groups == {"board.7": {hub.channel}} and pushes.groups == {"board.7": {hub.push_channel}}
+            assert hub.sockets == {7: {one, two}}
+        finally:
+            stop(hub)
+
+    async_to_sync(run)()
+
+
+def test_it_lets_the_next_socket_join_a_board_whose_groups_it_could_not_join(settings):
+    two_layers(settings)
+
+    async def run():
+        pushes = get_channel_layer(events.BOARD_LAYER)
+        hub, first, second = events.Hub(), Socket(), Socket()
+        try:
+            pushes.down = True
+            with pytest.raises(ConnectionError):
+                await hub.join(7, first)
+            assert 7 not in hub.sockets
+            pushes.down = False
+            await hub.join(7, second)
+            assert hub.sockets == {7: {second}} and pushes.groups == {"board.7": {hub.push_channel}}
+        finally:
+            stop(hub)
+
+    async_to_sync(run)()
+
+
+def test_it_takes_the_board_layer_channel_out_of_the_groups_when_the_default_layer_fails(settings):
+    two_layers(settings)
+
+    async def run():
+        default, pushes = get_channel_layer(), get_channel_layer(events.BOARD_LAYER)
+        hub, socket = events.Hub(), Socket()
+        await hub.join(7, socket)
+        try:
+            default.queues[hub.channel].put_nowait(ConnectionError("Redis is down"))  # its read fails
+            assert await socket.wait_closed() == events.Hub.CLOSE_RESTART
+            if hub.closing:  # the close and the leaving, unless done already
+                await asyncio.wait(hub.closing)
+            assert hub.sockets == {} and pushes.groups == {"board.7": set()}
+        finally:
+            stop(hub)
+
+    async_to_sync(run)()
 
 
 # Joining a board's group while the last socket leaves it (scale-out) -------------------------------

@@ -176,15 +176,21 @@ else:
         }
     }
 
-# Cache: it holds the rate limits' counts. Per process by default; shared with Redis.
+# Cache: it holds the rate limits' counts. Per process by default; shared through Redis with
+# REDIS_URL, by django-redis, which keeps one connection pool per process (Django's own Redis
+# cache makes a client per request under ASGI, and so a new connection to Redis). Redis failing
+# must not fail a request: the cache then answers as if it were empty and logs why, and the rate
+# limits let requests through (RATELIMIT_FAIL_OPEN) until it is back.
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "journeymap",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {
         "default": {
@@ -201,6 +207,7 @@ else:
 # test suite, whose tests share one cache; the rate-limit tests turn them on.
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", not TESTING)
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
 # Overrides of journeymap.ratelimits.RATES, e.g. {"login_ip": "10/m", "note_user": "60/m"}.
 RATE_LIMITS: dict[str, str] = {}
 

@@ -27,7 +27,10 @@ PRINT_SETTINGS = (
     "print(json.dumps({'engine': db['ENGINE'], 'name': db['NAME'], 'host': db.get('HOST'), "
     "'port': db.get('PORT'), 'user': db.get('USER'), 'atomic_requests': db['ATOMIC_REQUESTS'], "
     "'layer': layer['BACKEND'], 'hosts': layer.get('CONFIG', {}).get('hosts'), "
-    "'board_layer': settings.CHANNEL_LAYERS.get('board', {}).get('BACKEND')}))"
+    "'board_layer': settings.CHANNEL_LAYERS.get('board', {}).get('BACKEND'), "
+    "'cache': settings.CACHES['default']['BACKEND'], "
+    "'cache_options': settings.CACHES['default'].get('OPTIONS', {}), "
+    "'ratelimit_fail_open': settings.RATELIMIT_FAIL_OPEN}))"
 )
 
 
@@ -99,6 +102,20 @@ def test_it_uses_redis_for_the_channel_layer_with_redis_url() -> None:
     assert found["layer"] == "channels_redis.core.RedisChannelLayer"
     assert found["hosts"] == [{"address": "redis://cache.internal:6379/2", "socket_timeout": 15}]
     assert found["board_layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+
+
+def test_it_shares_the_cache_through_redis_with_redis_url_and_lets_requests_through_when_it_fails() -> None:
+    found = settings_under(REDIS_URL="redis://cache.internal:6379/2")
+    assert found["cache"] == "django_redis.cache.RedisCache"  # one pool a process (tests/test_shared_cache.py)
+    assert found["cache_options"]["IGNORE_EXCEPTIONS"] is True
+    assert found["ratelimit_fail_open"] is True
+    assert settings_under()["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+
+
+def test_it_passes_the_deploy_checks_in_production_with_redis() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", REDIS_URL="redis://cache.internal:6379/2", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
 
 
 def pragma(name: str) -> object:

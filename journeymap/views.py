@@ -1,12 +1,24 @@
-"""Error pages that speak to whoever sent the request: a whole page, or a fragment for htmx."""
+"""Error pages that speak to whoever sent the request: a whole page, or a fragment for htmx.
+
+A fragment carries the `ERROR_FRAGMENT` header. The page's script swaps it where the request
+asked (a dialog, the toast), and keeps it from django-htmx's DEBUG handler, which replaces the
+whole page with any 403 or 404 it sees so that a developer reads Django's technical pages."""
+
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+ERROR_FRAGMENT = "X-Error-Fragment"
+NOT_FOUND = "This isn't here any more: someone may have deleted it. Nothing was changed."
+
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
-    template = "errors.html#message" if getattr(request, "htmx", False) else "errors.html"
-    return render(request, template, {"status": status, "title": title, "message": message}, status=status)
+    if getattr(request, "htmx", False):
+        response = render(request, "errors.html#message", {"title": title, "message": message}, status=status)
+        response[ERROR_FRAGMENT] = "1"
+        return response
+    return render(request, "errors.html", {"status": status, "title": title, "message": message}, status=status)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -14,5 +26,20 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     return _error(request, 403, "Not allowed", message)
 
 
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+def page_not_found(request: HttpRequest, exception: Exception | None) -> HttpResponse:
+    if getattr(request, "htmx", False):  # a click on something gone: a note deleted meanwhile
+        return _error(request, 404, "Not found", NOT_FOUND)
     return _error(request, 404, "Not found", "This page doesn't exist, or it belongs to another team.")
+
+
+def htmx_not_found(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Middleware: an htmx request that finds nothing gets the fragment under DEBUG too, where
+    Django answers a 404 with its technical page instead of `handler404`."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        if response.status_code == 404 and request.htmx and ERROR_FRAGMENT not in response:
+            return page_not_found(request, None)
+        return response
+
+    return middleware

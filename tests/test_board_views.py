@@ -284,6 +284,28 @@ def test_it_refuses_deleting_others_notes(note, other_participant):
     assert Note.objects.filter(pk=note.pk).exists()
 
 
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("action", ["edit", "move"])
+def test_it_tells_whoever_saves_a_note_deleted_meanwhile(settings, as_facilitator, participant, note, action, debug):
+    """The facilitator's dialog was open when the author deleted the note: saving it says so in
+    the dialog, under DEBUG too (where Django would answer with its technical 404 page)."""
+    settings.DEBUG = debug
+    services.delete_note(actor=participant, note=note)
+    r = as_facilitator.post(f"/notes/{note.pk}/{action}/", {"text": "Too late", "kind": "friction", "version": 1}, **HX)
+    assert r.status_code == 404
+    assert r["X-Error-Fragment"] == "1"  # the page swaps it into the dialog (static/js/app.js)
+    page = r.content.decode()
+    assert "someone may have deleted it. Nothing was changed." in page.replace("&#x27;", "'")
+    assert "<html" not in page and "URLconf" not in page
+
+
+def test_it_answers_a_page_that_does_not_exist_with_a_whole_page(as_facilitator):
+    r = as_facilitator.get("/notes/999999/edit/")
+    assert r.status_code == 404
+    assert "X-Error-Fragment" not in r
+    assert "<html" in r.content.decode()
+
+
 # Phases and micro-interactions ------------------------------------------------------------------
 
 

@@ -28,6 +28,16 @@
   document.addEventListener("htmx:load", function (e) { fillRequestIds(e.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { fillRequestIds(document); });
 
+  // The server's own error messages (a 403, a 404 for something deleted meanwhile) are swapped
+  // where the request asked, and kept from django-htmx's DEBUG handler on the document, which
+  // would put them in place of the whole page.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.body.addEventListener("htmx:beforeOnLoad", function (e) {
+      var xhr = e.detail.xhr;
+      if (xhr && xhr.getResponseHeader("X-Error-Fragment")) e.stopPropagation();
+    });
+  });
+
   // The dialog: forms load into #dialog-body; a successful post closes it.
   function dialog() { return document.getElementById("dialog"); }
   function closeDialog() {

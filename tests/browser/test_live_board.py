@@ -226,3 +226,28 @@ def test_it_applies_several_pushes_that_come_in_one_message(desktop, sign_in, bo
     assert len(sockets) == 1, "the page reconnected instead of applying the message"
     notes.filter(has_text=texts[2]).scroll_into_view_if_needed()
     desktop.screenshot(path=shot("busy-board.png"))
+
+
+def test_it_tells_the_facilitator_when_the_note_being_edited_was_deleted(desktop, phone, sign_in, board_url):
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    text = "Asked whether the strap can be shortened in the boutique"
+    capture(phone, phase="Purchase", interaction="Tries the piece on with an associate", kind="question", text=text)
+    sent(phone)
+
+    # The facilitator opens the note's edit dialog while its author deletes it from the phone.
+    desktop.locator(".note", has_text=text).get_by_role("button", name="Edit note").click()
+    dialog = desktop.locator("#dialog")
+    expect(dialog.get_by_role("button", name="Save")).to_be_visible()
+    listening(dialog)
+    phone.locator(".note", has_text=text).get_by_role("button", name="Delete note").click()
+    phone.locator("#dialog").get_by_role("button", name="Delete").click()
+    expect(desktop.locator("#board .note", has_text=text)).to_have_count(0)
+
+    dialog.locator("textarea").fill(text + ", and how long it takes")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_contain_text("someone may have deleted it. Nothing was changed.")
+    expect(desktop.locator("#board")).to_be_visible()  # the board is still there behind it
+    desktop.screenshot(path=shot("note-deleted-meanwhile.png"))
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()

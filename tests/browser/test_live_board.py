@@ -251,3 +251,15 @@ def test_it_tells_the_facilitator_when_the_note_being_edited_was_deleted(desktop
     desktop.screenshot(path=shot("note-deleted-meanwhile.png"))
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+
+
+def test_it_shows_every_kind_of_note_on_a_phone(phone, sign_in, board_url):
+    open_board(phone, sign_in, "sam", board_url)
+    width = phone.viewport_size["width"]
+    options = phone.locator("#capture-form .kind-option")
+    expect(options).to_have_count(5)
+    for option in options.all():
+        box = option.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, option.inner_text()
+    options.filter(has_text="Delight").click()
+    expect(phone.locator('#capture-form input[name="kind"][value="delight"]')).to_be_checked()

@@ -182,6 +182,26 @@ def test_it_kills_a_pending_join_when_the_link_is_withdrawn(facilitator, worksho
     assert workshop.guests.count() == 0
 
 
+def close(facilitator, workshop) -> None:
+    services.update_workshop(actor=facilitator, workshop=workshop, title=workshop.title, date=workshop.date,
+                             status="closed", follows_up=None)
+
+
+def test_it_lets_no_one_in_through_a_closed_workshops_link(as_facilitator, facilitator, workshop):
+    _, token = make(facilitator, workshop)
+    phone = Client()
+    assert phone.get(reverse("join-link", args=[token])).status_code == 302  # on the join page
+    close(facilitator, workshop)
+    r = phone.post(reverse("join"), {"display_name": "Léa", "business_function": "boutique"})
+    assert r.status_code == 410
+    assert "This workshop is closed" in r.content.decode()
+    assert workshop.guests.count() == 0
+    r = Client().get(reverse("join-link", args=[token]))
+    assert r.status_code == 410
+    assert "no longer lets anyone in" in r.content.decode()
+    assert "No link is open." in as_facilitator.get(reverse("workshop-detail", args=[workshop.pk])).content.decode()
+
+
 # The facilitator's page ----------------------------------------------------------------------------
 
 

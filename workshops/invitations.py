@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from workshops.models import Invitation
+from workshops.models import Invitation, WorkshopStatus
 
 TOKEN_BYTES = 32
 # What a link's token can look like: anything else is not looked up at all.
@@ -75,6 +75,13 @@ def judge(invitation: Invitation | None, now=None) -> Verdict:
             410,
             "This invitation was withdrawn",
             "The facilitator closed this link. Ask them for a new one if you should join.",
+        )
+    if invitation.workshop.status == WorkshopStatus.CLOSED:
+        return Verdict(
+            invitation,
+            410,
+            "This workshop is closed",
+            "Its session is over, so its link no longer lets anyone in. Ask the facilitator if you should join the next one.",
         )
     if invitation.is_expired(now or timezone.now()):
         return Verdict(

@@ -359,7 +359,7 @@ def _workshop_page(
             workshop.guests.select_related("user").order_by("revoked_at", "display_name", "pk")
         )
         now = timezone.now()
-        context["open_invitations"] = workshop.invitations.filter(
+        context["open_invitations"] = 0 if workshop.status == WorkshopStatus.CLOSED else workshop.invitations.filter(
             revoked_at__isnull=True, expires_at__gt=now
         ).count()
     return _page(request, "workshop_detail.html", context, edit_form or scenario_form)

@@ -88,6 +88,9 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     for page in (fiona, sam, lea):
         expect(friction(page, PACKAGING).locator(".action-chip")).to_contain_text("White-glove delivery")
         expect(page.locator("#board-actions")).to_contain_text("Samuel Rochat")
+    # The dots' total stays readable below the action, not on top of it.
+    total, chip = (friction(fiona, PACKAGING).locator(sel).bounding_box() for sel in (".vote-total", ".action-chip"))
+    assert total["y"] >= chip["y"] + chip["height"], (total, chip)
     fiona.screenshot(path=shot("board-with-action.png"))
 
     # The owner's "My actions" has it.

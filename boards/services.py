@@ -37,7 +37,7 @@ from boards.models import (
     VotingRound,
     VotingStatus,
 )
-from workshops.models import Membership, Persona, Workshop
+from workshops.models import Membership, Persona, Workshop, WorkshopStatus
 
 NOTE_MAX_LENGTH = 500
 RENUMBER_OFFSET = 1_000_000_000
@@ -72,7 +72,12 @@ def can_edit_note(actor: Membership, note: Note) -> bool:
 
 
 def require_unlocked(actor: Membership, scenario: Scenario) -> None:
-    if scenario.locked and not actor.is_facilitator:
+    """Notes are the facilitator's alone on a locked board, and on a closed workshop's."""
+    if actor.is_facilitator:
+        return
+    if scenario.workshop.status == WorkshopStatus.CLOSED:
+        raise PermissionDenied("This workshop is closed: its board can be read, no longer changed.")
+    if scenario.locked:
         raise PermissionDenied("The facilitator has locked the board for now.")
 
 
@@ -716,6 +721,15 @@ def set_board_lock(
     scenario.save(update_fields=["locked"])
     _session_event(scenario, actor, "session.lock", {"locked": locked}, [render.session(scenario)], request_id)
     return scenario
+
+
+@transaction.atomic
+def show_workshop_status(*, actor: Membership, scenario_id: int) -> None:
+    """The workshop was closed or opened again: its board's session bar says so, on every screen.
+    (Called by `workshops.services.update_workshop`, which has checked the actor.)"""
+    scenario = events.lock_board(scenario_id)
+    status = scenario.workshop.status
+    _session_event(scenario, actor, "workshop.status", {"status": status}, [render.session(scenario)], None)
 
 
 @transaction.atomic

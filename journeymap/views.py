@@ -1,8 +1,9 @@
 """Error pages that speak to whoever sent the request: a whole page, or a fragment for htmx.
 
-A fragment carries the `ERROR_FRAGMENT` header. The page's script swaps it where the request
-asked (a dialog, the toast), and keeps it from django-htmx's DEBUG handler, which replaces the
-whole page with any 403 or 404 it sees so that a developer reads Django's technical pages."""
+A fragment carries the `ERROR_FRAGMENT` header. The page's script swaps fragments where the
+request asked (a dialog, the toast), and keeps them from django-htmx's DEBUG handler, which
+replaces the whole page with any 403 or 404 it sees so that a developer reads Django's technical
+pages (static/js/app.js)."""
 
 from collections.abc import Callable
 

@@ -84,7 +84,8 @@ MATRIX = {
     "workshop-detail": ("get", {"pk": "workshop"}, None, WORKSHOP_READ),
     "workshop-summary": ("get", {"pk": "workshop"}, None, WORKSHOP_READ),
     "workshop-edit": ("post", {"pk": "workshop"}, {}, FACILITATOR),
-    "workshop-plan-next": ("post", {"pk": "workshop"}, {}, FACILITATOR),
+    # A closed workshop of the team, outside the guest's seat (the guests' workshop stays open).
+    "workshop-plan-next": ("post", {"pk": "closed_workshop"}, {}, TEAM_FACILITATOR),
     "scenario-new": ("post", {"pk": "workshop"}, {}, FACILITATOR),
     "scenario-edit": ("get", {"pk": "board"}, None, FACILITATOR),
     "invitation-list": ("get", {"pk": "workshop"}, None, FACILITATOR),
@@ -183,9 +184,9 @@ def world(team, facilitator, participant, manager, outsider, workshop, board, pe
     metric = board_services.add_metric(actor=facilitator, interaction=interaction, name="NPS", value="42")
     quote = board_services.add_quote(actor=facilitator, interaction=interaction, text="Lovely boutique")
     workshop_services.revoke_guest(actor=facilitator, membership=revoked)
-    Workshop.objects.filter(pk=workshop.pk).update(status="closed")
+    closed_workshop = Workshop.objects.create(team=team, title="Autumn launch", date=workshop.date, status="closed")
     return {
-        "team": team.pk, "workshop": workshop.pk, "board": board.pk, "phase": phase.pk, "persona": persona.pk,
+        "team": team.pk, "workshop": workshop.pk, "closed_workshop": closed_workshop.pk, "board": board.pk, "phase": phase.pk, "persona": persona.pk,
         "interaction": interaction.pk, "metric": metric.pk, "quote": quote.pk, "note": note.pk, "friction": friction.pk,
         "action": action.pk, "invitation": invitation.pk, "manager": manager.pk, "other_guest": other_guest.pk,
         "members": {"facilitator": facilitator, "participant": participant, "manager": manager, "guest": guest,

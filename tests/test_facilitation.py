@@ -12,6 +12,7 @@ from django.utils import timezone
 from boards import services
 from boards.models import BoardEvent, Note, Scenario
 from tests.conftest import client_for
+from workshops import services as workshop_services
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -111,6 +112,49 @@ def test_it_tells_a_participant_the_board_is_locked(as_participant, board, facil
     r = as_participant.post(f"/boards/{board.pk}/notes/", {"phase": phase_of(board).pk, "kind": "idea", "text": "x"}, **HX)
     assert r.status_code == 403
     assert "locked" in r.content.decode()
+    assert not Note.objects.exists()
+
+
+def set_status(facilitator, workshop, status: str) -> None:
+    workshop_services.update_workshop(actor=facilitator, workshop=workshop, title=workshop.title, date=workshop.date,
+                                      status=status, follows_up=None)
+
+
+def test_it_keeps_a_closed_workshops_board_for_the_facilitators(board, workshop, facilitator, participant, manager):
+    note = services.add_note(actor=participant, scenario=board, phase=phase_of(board), kind="idea", text="before")
+    set_status(facilitator, workshop, "closed")
+    event = last_event(board)  # every screen's session bar says so
+    assert event.kind == "workshop.status" and event.payload == {"status": "closed"}
+    assert "Workshop closed" in event.html
+    board = Scenario.objects.select_related("workshop").get(pk=board.pk)  # as the next request reads them
+    note = Note.objects.select_related("scenario__workshop").get(pk=note.pk)
+    for who in (participant, manager):
+        with pytest.raises(PermissionDenied, match="This workshop is closed"):
+            services.add_note(actor=who, scenario=board, phase=phase_of(board), kind="idea", text="during")
+    with pytest.raises(PermissionDenied, match="closed"):
+        services.edit_note(actor=participant, note=note, text="changed", kind="idea", version=note.version)
+    with pytest.raises(PermissionDenied, match="closed"):
+        services.delete_note(actor=participant, note=note)
+    services.add_note(actor=facilitator, scenario=board, phase=phase_of(board), kind="idea", text="tidied up")
+    set_status(facilitator, workshop, "live")  # opened again
+    assert "Workshop closed" not in last_event(board).html
+    board = Scenario.objects.select_related("workshop").get(pk=board.pk)
+    services.add_note(actor=participant, scenario=board, phase=phase_of(board), kind="idea", text="after")
+
+
+def test_it_pushes_nothing_when_a_workshop_changes_between_planned_and_live(board, workshop, facilitator):
+    seq = Scenario.objects.get(pk=board.pk).last_seq
+    set_status(facilitator, workshop, "live")
+    assert Scenario.objects.get(pk=board.pk).last_seq == seq
+
+
+def test_it_tells_a_participant_the_workshop_is_closed(as_participant, board, workshop, facilitator):
+    set_status(facilitator, workshop, "closed")
+    page = as_participant.get(f"/boards/{board.pk}/").content.decode()
+    assert "Workshop closed: the board can be read, no longer changed" in page
+    r = as_participant.post(f"/boards/{board.pk}/notes/", {"phase": phase_of(board).pk, "kind": "idea", "text": "x"}, **HX)
+    assert r.status_code == 403
+    assert "This workshop is closed" in r.content.decode()
     assert not Note.objects.exists()
 
 

@@ -28,13 +28,14 @@
   document.addEventListener("htmx:load", function (e) { fillRequestIds(e.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { fillRequestIds(document); });
 
-  // The server's own error messages (a 403, a 404 for something deleted meanwhile) are swapped
-  // where the request asked, and kept from django-htmx's DEBUG handler on the document, which
-  // would put them in place of the whole page.
+  // The server's own error messages are fragments (a form with its errors, a 403's or a 404's
+  // message): they are swapped where the request asked, and kept from django-htmx's DEBUG handler
+  // on the document, which would put them in place of the whole page. Whole documents (Django's
+  // technical pages under DEBUG) still go to it.
   document.addEventListener("DOMContentLoaded", function () {
     document.body.addEventListener("htmx:beforeOnLoad", function (e) {
       var xhr = e.detail.xhr;
-      if (xhr && xhr.getResponseHeader("X-Error-Fragment")) e.stopPropagation();
+      if (xhr && xhr.status >= 400 && !/^\s*<(!doctype|html)/i.test(xhr.responseText)) e.stopPropagation();
     });
   });
 

@@ -263,3 +263,24 @@ def test_it_shows_every_kind_of_note_on_a_phone(phone, sign_in, board_url):
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, option.inner_text()
     options.filter(has_text="Delight").click()
     expect(phone.locator('#capture-form input[name="kind"][value="delight"]')).to_be_checked()
+
+
+def test_it_shows_a_closed_workshop_on_the_phone_and_refuses_its_notes(desktop, phone, sign_in, board_url):
+    open_board(phone, sign_in, "sam", board_url)
+    sign_in(desktop, "fiona")
+
+    def set_status(label: str) -> None:
+        desktop.goto(phone.locator(".crumbs a[href^='/workshops/']").first.get_attribute("href") or "/")
+        desktop.locator("summary", has_text="Edit").first.click()
+        desktop.get_by_label("Status").select_option(label=label)
+        desktop.get_by_role("button", name="Save").first.click()
+        expect(desktop.locator(".status-badge").first).to_have_text(label)
+
+    set_status("Closed")
+    expect(phone.locator("#session")).to_contain_text("Workshop closed")  # pushed, no reload
+    phone.get_by_placeholder("What did you see, hear or think?").fill("Written after the session")
+    phone.locator("#capture-form").get_by_role("button", name="Send").click()
+    expect(phone.locator("#capture-form")).to_contain_text("This workshop is closed")
+    expect(phone.get_by_placeholder("What did you see, hear or think?")).to_have_value("Written after the session")
+    set_status("Live")  # opened again
+    expect(phone.locator("#session")).not_to_contain_text("Workshop closed")

@@ -441,3 +441,8 @@ def test_it_lists_my_actions_with_a_link_to_update_each_and_overdue_shown(
 def test_it_asks_anonymous_visitors_to_sign_in_for_my_actions(db):
     r = Client().get("/actions/mine/")
     assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+
+
+def test_it_links_the_team_actions_from_the_home_page(as_manager, team):
+    page = as_manager.get("/").content.decode()
+    assert f'href="/teams/{team.pk}/actions/"' in page

@@ -217,7 +217,7 @@ class Note(models.Model):
         while this is equal, so nothing has to invalidate it."""
         author = self.author.name if self.author_id else None
         actions = tuple(
-            (a.pk, a.title, a.owner.name if a.owner_id else "", a.due_date)
+            (a.pk, a.title, a.owner.name if a.owner_id else "", a.due_date, a.status)
             for a in getattr(self, "action_list", ())
         )
         return (

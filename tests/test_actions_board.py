@@ -87,6 +87,22 @@ def test_it_shows_the_action_beside_its_notes_on_the_board(as_participant, board
     assert "→ Strap sizes chart at every counter" in note_html
 
 
+def test_it_shows_a_done_action_as_done_beside_its_note(as_participant, board, facilitator, participant, manager, friction):
+    action = workshop_services.create_action(actor=facilitator, scenario=board, notes=[friction],
+                                             title="Strap sizes chart at every counter", owner=participant, due_date=due())
+
+    def chip() -> str:
+        page = as_participant.get(f"/boards/{board.pk}/").content.decode()  # its fragment kept in between
+        note_html = page[page.index(f'id="note-{friction.pk}"'):]
+        return note_html[:note_html.index("</li>")]
+
+    assert "due " in chip() and "status-open" in chip()
+    workshop_services.update_action_status(actor=manager, action=action, status="done", version=action.version)
+    assert 'class="action-chip status-done"' in chip() and "· Done</p>" in chip()
+    pushed = BoardEvent.objects.filter(scenario=board).order_by("-seq").first().html  # every screen gets it
+    assert "status-done" in pushed
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_pushes_the_action_to_its_owners_my_actions_page(board, facilitator, participant, friction):
     from channels.testing import WebsocketCommunicator

@@ -1,9 +1,8 @@
 """Error pages that speak to whoever sent the request: a whole page, or a fragment for htmx.
 
-A fragment carries the `ERROR_FRAGMENT` header. The page's script swaps fragments where the
-request asked (a dialog, the toast), and keeps them from django-htmx's DEBUG handler, which
-replaces the whole page with any 403 or 404 it sees so that a developer reads Django's technical
-pages (static/js/app.js)."""
+A fragment carries the `ERROR_FRAGMENT` header, so that `htmx_not_found` leaves it be. The page
+swaps fragments where the request asked (a dialog, the toast), and keeps them from django-htmx's
+DEBUG handler, which would put any 403 or 404 in place of the whole page (static/js/app.js)."""
 
 from collections.abc import Callable
 

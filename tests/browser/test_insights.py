@@ -53,7 +53,7 @@ def step_card(page: Page, action: str):
 def test_it_draws_the_emotion_curve_and_the_teams_consensus_live(
     desktop, phone, new_context, sign_in, board_url, app_server, watch_errors
 ):
-    errors = watch_errors(desktop) + watch_errors(phone)
+    errors = {"laptop": watch_errors(desktop), "phone": watch_errors(phone)}
     fiona = open_board(desktop, sign_in, "fiona", board_url)
     sam = open_board(phone, sign_in, "sam", board_url)
     lea = open_board(new_context(viewport={"width": 1280, "height": 860}).new_page(), sign_in, "lea", board_url)
@@ -100,7 +100,7 @@ def test_it_draws_the_emotion_curve_and_the_teams_consensus_live(
     expect(step_card(sam, DOOR).locator(".rate-tools")).to_be_hidden()
     fiona.locator("#session details.controls").evaluate("d => d.open = false")
     fiona.locator("details.insight-curve").screenshot(path=shot("emotion-curve.png"))
-    assert errors == []
+    assert errors == {"laptop": [], "phone": []}
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_it_maps_friction_by_phase_and_channel_and_filters_the_board(
 def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     desktop, phone, sign_in, board_url, watch_errors
 ):
-    errors = watch_errors(desktop) + watch_errors(phone)
+    errors = {"laptop": watch_errors(desktop), "phone": watch_errors(phone)}
     fiona = open_board(desktop, sign_in, "fiona", board_url)
     sam = open_board(phone, sign_in, "sam", board_url)
     card = step_card(fiona, CHAT)
@@ -192,6 +192,8 @@ def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     dialog.get_by_role("button", name="Add metric").click()
     expect(dialog.locator(".field.has-error")).to_contain_text("Pick a date that has passed")
     expect(dialog.get_by_label("Value")).to_have_value("40")
+    assert any(e.startswith("HTTP 422: POST") for e in errors["laptop"]), errors  # the refusal, as meant
+    errors["laptop"].clear()
     dialog.get_by_role("button", name="Cancel").click()
 
     card.get_by_role("button", name=f"Evidence for {CHAT}").click()
@@ -219,7 +221,7 @@ def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     expect(card.locator(".customer-quote")).to_contain_text("Google review")
     card.scroll_into_view_if_needed()
     card.screenshot(path=shot("evidence.png"))
-    assert errors == []
+    assert errors == {"laptop": [], "phone": []}
 
 
 def test_it_prints_the_whole_journey_as_an_a3_poster(desktop, sign_in, board_url, watch_errors):

@@ -12,10 +12,10 @@ What the log does not say is left as the people who were there saw it:
   the rebuilt board: until the seq shown; in the timeline: until now). A note deleted before the
   reveal never shows its text.
 
-Phases and micro-interactions are never deleted, so the board's own rows tell which ones a journey
-template created (their names come from the template). A field an older event does not carry (the
-channel of a micro-interaction added before the log recorded it, a phase's goal) is shown as it is
-now.
+The rows a journey template created have no event of their own: they are the board's phases and
+micro-interactions that no event added, with those a deletion event describes (their names come
+from the template). A field an older event does not carry (the channel of a micro-interaction added
+before the log recorded it, a phase's goal) is shown as it is now.
 """
 
 from __future__ import annotations
@@ -347,6 +347,28 @@ class _Board:
 
     on_interaction_rated = on_interaction_updated
 
+    def on_phase_deleted(self, p, actor_id):
+        phase = self.phase_by_id.pop(p.get("phase"), None)
+        if phase is not None:
+            self.phases.remove(phase)
+            for step in phase.interaction_list:
+                self.drop_step(step)
+
+    def drop_step(self, step: PastStep) -> None:
+        self.steps.pop(step.pk, None)
+        self.ratings = {r: (mi, v) for r, (mi, v) in self.ratings.items() if mi != step.pk}
+
+    def on_interaction_deleted(self, p, actor_id):
+        step = self.steps.get(p.get("interaction"))
+        phase = step and self.phase_by_id.get(step.phase_id)
+        if phase is None:
+            return
+        phase.interaction_list.remove(step)
+        self.drop_step(step)
+        for note in step.note_list:  # its notes went to the bottom of the phase's own notes
+            note.mi_id = None
+            phase.note_list.append(note)
+
     def on_interaction_moved(self, p, actor_id):
         step = self.steps.get(p.get("interaction"))
         phase = step and self.phase_by_id.get(step.phase_id)
@@ -473,6 +495,10 @@ def _describe(board: _Board, kind: str, p: dict[str, Any], revealed: set[int]) -
         "interaction.rated": lambda: f"rated {step_name}: {_emotion(p.get('emotion'))}"
         + (f", {MomentOfTruth(p['moment_of_truth']).label.lower()}" if p.get("moment_of_truth") not in (None, "none") else ""),
         "interaction.moved": lambda: f"moved the step {step_name}",
+        "phase.deleted": lambda: f"deleted the phase {_quoted(p.get('name', ''))}",
+        "interaction.deleted": lambda: f"deleted the step {_quoted(p.get('action', ''), 60)}"
+        + (f" from {phase.name}" if phase else "")
+        + (f" (its {len(p['notes'])} note{'s' if len(p['notes']) != 1 else ''} moved to the whole phase)" if p.get("notes") else ""),
         "note.added": lambda: f"added {a_kind}{note_where()}: {note_text}" if p.get("note") in revealed else f"added a private note{note_where()}",
         "note.edited": lambda: f"edited a note: {note_text}" if p.get("note") in revealed else "edited a private note",
         "note.moved": lambda: "moved a note" + (f" ({note_text})" if p.get("note") in revealed else ""),
@@ -531,8 +557,7 @@ def replay(scenario: Scenario, upto: int | None = None) -> Past:
     )
     last_seq = rows[-1][0] if rows else 0
     upto = last_seq if upto is None else max(0, min(upto, last_seq))
-    phases = list(Phase.objects.filter(scenario=scenario).order_by("pk"))
-    steps = list(MicroInteraction.objects.filter(phase__scenario=scenario).order_by("pk"))
+    phases, steps = _rows_ever(scenario, rows)
     names = {
         m.pk: m.name
         for m in Membership.objects.filter(team_id=scenario.workshop.team_id).select_related("user")
@@ -568,6 +593,31 @@ def replay(scenario: Scenario, upto: int | None = None) -> Past:
     if snapshot is None:
         snapshot = _Snapshot.take(_Board(scenario, phases, steps, names))
     return _past(scenario, upto, last_seq, at, snapshot, timeline)
+
+
+def _rows_ever(scenario: Scenario, rows: list[tuple]) -> tuple[list[Phase], list[MicroInteraction]]:
+    """The board's phases and micro-interactions now, with those deleted since, as their deletion
+    events describe them (unsaved rows), in the order they were created."""
+    phases = {p.pk: p for p in Phase.objects.filter(scenario=scenario)}
+    steps = {m.pk: m for m in MicroInteraction.objects.filter(phase__scenario=scenario)}
+
+    def step(m: dict[str, Any]) -> MicroInteraction:
+        return MicroInteraction(
+            pk=m["interaction"], phase_id=m.get("phase"), action=m.get("action", ""),
+            channel=m.get("channel", Channel.OTHER), emotion=m.get("emotion"),
+            moment_of_truth=m.get("moment_of_truth", MomentOfTruth.NONE),
+        )
+
+    for _, kind, p, _, _ in rows:
+        if not isinstance(p, dict):
+            continue
+        if kind == "phase.deleted" and p.get("phase"):
+            phases.setdefault(p["phase"], Phase(pk=p["phase"], scenario=scenario, name=p.get("name", ""), goal=p.get("goal", "")))
+            for m in p.get("interactions", []):
+                steps.setdefault(m["interaction"], step({**m, "phase": p["phase"]}))
+        elif kind == "interaction.deleted" and p.get("interaction"):
+            steps.setdefault(p["interaction"], step(p))
+    return sorted(phases.values(), key=lambda p: p.pk), sorted(steps.values(), key=lambda m: m.pk)
 
 
 def _revealed_notes(rows: list[tuple]) -> set[int]:

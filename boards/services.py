@@ -241,7 +241,7 @@ def add_phase(
         kind="phase.added",
         actor_id=actor.pk,
         payload={"phase": phase.pk, "name": name},
-        fragments=[render.board(scenario)],
+        fragments=[render.board(scenario), render.session(scenario)],  # the Focus list
         request_id=request_id,
     )
     return phase
@@ -272,7 +272,7 @@ def update_phase(
         kind="phase.updated",
         actor_id=actor.pk,
         payload={"phase": current.pk, "name": current.name},
-        fragments=[render.phase_header(current)],
+        fragments=[render.phase_header(current), render.session(scenario)],  # Focus list and flag
         request_id=request_id,
     )
     return current
@@ -295,10 +295,57 @@ def move_phase(
         kind="phase.moved",
         actor_id=actor.pk,
         payload={"phase": phase.pk, "position": phase.order},
-        fragments=[render.board(scenario)],
+        fragments=[render.board(scenario), render.session(scenario)],
         request_id=request_id,
     )
     return phase
+
+
+def _step_payload(mi: MicroInteraction) -> dict[str, Any]:
+    """What the history needs to show a deleted micro-interaction as it was."""
+    return {"interaction": mi.pk, "phase": mi.phase_id, "action": mi.action, "channel": mi.channel,
+            "emotion": mi.emotion, "moment_of_truth": mi.moment_of_truth}
+
+
+def phase_delete_blocker(phase: Phase) -> str:
+    """Why a phase cannot be deleted now, or "" if it can. Notes are never deleted along with
+    a phase: they are the workshop's work."""
+    count = Note.objects.filter(phase_id=phase.pk).count()
+    if count:
+        return (f"It holds {count} note{'s' if count != 1 else ''}: move them to another phase or "
+                "delete them first. Nothing was changed.")
+    if VotingRound.objects.filter(phase_id=phase.pk).exists():
+        return "Dots were voted in this phase: it stays on the board as the record of that vote."
+    return ""
+
+
+@transaction.atomic
+def delete_phase(*, actor: Membership, phase: Phase, request_id: uuid.UUID | None = None) -> None:
+    """Take a phase, and its micro-interactions with their evidence and ratings, off the board.
+    Refused while it holds notes (see `phase_delete_blocker`)."""
+    scenario = events.lock_board(phase.scenario_id)
+    require_facilitator(actor, scenario)
+    current = Phase.objects.filter(pk=phase.pk, scenario=scenario).first()
+    if current is None:
+        return  # already gone: deleting twice is not an error
+    if blocker := phase_delete_blocker(current):
+        raise ValidationError(blocker)
+    steps = [_step_payload(mi) for mi in current.interactions.order_by("order")]
+    phase_id, position = current.pk, current.order
+    if scenario.focus_phase_id == current.pk:
+        scenario.focus_phase = None
+        scenario.save(update_fields=["focus_phase"])
+    current.delete()  # and its micro-interactions, their evidence and ratings
+    _renumber(Phase, list(scenario.phases.order_by("order")))
+    events.append(
+        scenario=scenario,
+        kind="phase.deleted",
+        actor_id=actor.pk,
+        payload={"phase": phase_id, "name": current.name, "goal": current.goal,
+                 "position": position, "interactions": steps},
+        fragments=[render.board(scenario), render.session(scenario)],
+        request_id=request_id,
+    )
 
 
 # Micro-interactions --------------------------------------------------------------------------
@@ -443,6 +490,42 @@ def move_micro_interaction(
         request_id=request_id,
     )
     return interaction
+
+
+@transaction.atomic
+def delete_micro_interaction(
+    *, actor: Membership, interaction: MicroInteraction, request_id: uuid.UUID | None = None
+) -> None:
+    """Take a micro-interaction off the board. Its notes stay: they move, in their order, to the
+    bottom of its phase's own notes ("On the whole phase"). Its evidence and ratings go with it."""
+    scenario = events.lock_board(interaction.phase.scenario_id)
+    require_facilitator(actor, scenario)
+    current = MicroInteraction.objects.select_related("phase").filter(pk=interaction.pk).first()
+    if current is None:
+        return  # already gone: deleting twice is not an error
+    phase = current.phase
+    moved = list(Note.objects.filter(micro_interaction=current).order_by("order", "pk"))
+    start = _next_order(_container(phase.pk, None))
+    for i, note in enumerate(moved):
+        note.micro_interaction_id = None
+        note.order = start + i
+        note.updated = timezone.now()
+    Note.objects.bulk_update(moved, ["micro_interaction", "order", "updated"])
+    payload = {**_step_payload(current), "notes": [n.pk for n in moved]}
+    current.delete()  # and its evidence and ratings
+    _renumber(MicroInteraction, list(phase.interactions.order_by("order")))
+    phase.scenario = scenario
+    fragments = [render.phase_column(phase)]
+    if moved:
+        fragments.append(render.results(scenario))  # its notes' "where" in the ranking
+    events.append(
+        scenario=scenario,
+        kind="interaction.deleted",
+        actor_id=actor.pk,
+        payload=payload,
+        fragments=fragments,
+        request_id=request_id,
+    )
 
 
 # Notes ---------------------------------------------------------------------------------------

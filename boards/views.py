@@ -355,7 +355,10 @@ def phase_add(request: HttpRequest, pk: int) -> HttpResponse:
 def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
     phase, member = access.get_phase(request.user, pk)
     access.require_facilitator(member)
-    context: dict[str, Any] = {"title": "Edit phase", "action": reverse("phase-edit", args=[phase.pk]), "submit": "Save"}
+    context: dict[str, Any] = {
+        "title": "Edit phase", "action": reverse("phase-edit", args=[phase.pk]), "submit": "Save",
+        "delete_url": reverse("phase-delete", args=[phase.pk]), "delete_label": "Delete the phase…",
+    }
     if request.method == "POST":
         form = PhaseForm(request.POST)
         if form.is_valid():
@@ -376,6 +379,32 @@ def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return _dialog(request, {**context, "form": form}, 422)
     form = PhaseForm(initial={"name": phase.name, "goal": phase.goal, "version": phase.version})
     return _dialog(request, {**context, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def phase_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    phase, member = access.get_phase(request.user, pk)
+    access.require_facilitator(member)
+    form = IdempotentForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.delete_phase(actor=member, phase=phase, request_id=form.cleaned_data["request_id"])
+            return _done()
+        except ValidationError as exc:
+            blocker, status = " ".join(exc.messages), 422
+    else:
+        blocker = services.phase_delete_blocker(phase)
+    steps = phase.interactions.count()
+    return _dialog(request, {
+        "title": f"Delete the phase “{phase.name}”?", "form": IdempotentForm(), "blocked": blocker,
+        "action": reverse("phase-delete", args=[phase.pk]), "submit": None if blocker else "Delete the phase",
+        "danger": True,
+        "explain": "" if blocker else (
+            f"Its {steps} micro-interaction{'s' if steps != 1 else ''}, with their evidence and emotion ratings, "
+            "go with it. " if steps else "") + "Everyone on the board sees it disappear.",
+    }, status)
 
 
 @login_required
@@ -420,6 +449,7 @@ def interaction_edit(request: HttpRequest, pk: int) -> HttpResponse:
     access.require_facilitator(member)
     context: dict[str, Any] = {
         "title": "Edit micro-interaction", "action": reverse("interaction-edit", args=[mi.pk]), "submit": "Save",
+        "delete_url": reverse("interaction-delete", args=[mi.pk]), "delete_label": "Delete it…",
     }
     if request.method == "POST":
         form = InteractionForm(request.POST)
@@ -445,6 +475,25 @@ def interaction_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "moment_of_truth": mi.moment_of_truth, "version": mi.version,
     })
     return _dialog(request, {**context, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def interaction_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    mi, member = access.get_interaction(request.user, pk)
+    access.require_facilitator(member)
+    form = IdempotentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.delete_micro_interaction(actor=member, interaction=mi, request_id=form.cleaned_data["request_id"])
+        return _done()
+    notes = mi.notes.count()
+    return _dialog(request, {
+        "title": "Delete this micro-interaction?", "quote": mi.action, "form": form,
+        "action": reverse("interaction-delete", args=[mi.pk]), "submit": "Delete it", "danger": True,
+        "explain": (("Its note stays: it moves" if notes == 1 else f"Its {notes} notes stay: they move")
+                    + f" to “On the whole phase” in {mi.phase.name}. " if notes else "")
+        + "Its evidence and emotion ratings go with it.",
+    })
 
 
 @login_required

@@ -11,7 +11,7 @@ from django.test import Client
 
 from boards import services as board_services
 from boards.journey_templates import DEFAULT_TEMPLATE
-from boards.models import Scenario
+from boards.models import Phase, Scenario
 from workshops.models import BusinessFunction, Membership, Persona, Role, Team, Workshop
 
 PASSWORD = "journeymap-test"
@@ -72,6 +72,17 @@ def board(workshop, facilitator, persona) -> Scenario:
     return board_services.create_scenario(
         actor=facilitator, workshop=workshop, title="A first fine watch", persona=persona, template_key=DEFAULT_TEMPLATE
     )
+
+
+@pytest.fixture
+def phases(board) -> list[Phase]:
+    """The board's phases in order: Awareness, Consideration, Purchase, Service, Loyalty & Advocacy."""
+    return list(board.phases.order_by("order"))
+
+
+@pytest.fixture
+def awareness(phases) -> Phase:
+    return phases[0]
 
 
 def client_for(member: Membership) -> Client:

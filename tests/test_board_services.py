@@ -146,16 +146,6 @@ def fresh(obj):
 
 
 @pytest.fixture
-def phases(board) -> list[Phase]:
-    return list(board.phases.order_by("order"))
-
-
-@pytest.fixture
-def awareness(phases) -> Phase:
-    return phases[0]
-
-
-@pytest.fixture
 def consideration(phases) -> Phase:
     return phases[1]
 

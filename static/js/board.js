@@ -161,8 +161,43 @@
     if (details && details.open !== controlsOpen) details.open = controlsOpen;
   }
 
+  // The capture form is the viewer's own (what they picked, what they are typing), so pushes
+  // leave it alone: its Phase and Micro-interaction lists follow the board's phases here.
+  function syncOptions(select, items, keepFirst) {
+    if (!select) return;
+    var wanted = items.map(function (i) { return i.value + "\u0000" + i.text; }).join("\u0001");
+    var first = keepFirst ? 1 : 0;
+    var have = Array.prototype.slice.call(select.options, first)
+      .map(function (o) { return o.value + "\u0000" + o.text; }).join("\u0001");
+    if (have === wanted) return;
+    var chosen = select.value;
+    while (select.options.length > first) select.remove(first);
+    items.forEach(function (i) { select.add(new Option(i.text, i.value)); });
+    select.value = chosen;
+    if (select.value !== chosen || select.selectedIndex < 0) {
+      select.selectedIndex = 0;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+  function syncCapture() {
+    var phases = Array.prototype.map.call(document.querySelectorAll("#board .phase[data-phase]"), function (p) {
+      var name = p.querySelector(".phase-head h2");
+      return { value: p.getAttribute("data-phase"), text: name ? name.textContent : "" };
+    });
+    var phaseSelect = document.getElementById("capture-phase");
+    syncOptions(phaseSelect, phases, false);
+    var column = phaseSelect && phaseSelect.value && document.getElementById("phase-" + phaseSelect.value);
+    if (!column) return;
+    var steps = Array.prototype.map.call(column.querySelectorAll(".interaction[data-interaction]"), function (m) {
+      var action = m.querySelector(".interaction-action");
+      return { value: m.getAttribute("data-interaction"), text: action ? action.textContent : "" };
+    });
+    syncOptions(document.getElementById("capture-mi"), steps, true);
+  }
+
   function refresh() {
     keepControls();
+    syncCapture();
     paintMyDots();
     paintMyRatings();
     applyFocus();

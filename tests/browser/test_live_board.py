@@ -284,3 +284,68 @@ def test_it_shows_a_closed_workshop_on_the_phone_and_refuses_its_notes(desktop, 
     expect(phone.get_by_placeholder("What did you see, hear or think?")).to_have_value("Written after the session")
     set_status("Live")  # opened again
     expect(phone.locator("#session")).not_to_contain_text("Workshop closed")
+
+
+def test_it_keeps_the_phone_form_in_step_as_phases_and_steps_come_and_go(desktop, phone, sign_in, board_url, watch_errors):
+    errors = {"laptop": watch_errors(desktop), "phone": watch_errors(phone)}
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    form = phone.locator("#capture-form")
+    draft = phone.get_by_placeholder("What did you see, hear or think?")
+    draft.fill("The box is too big for a handbag")
+    dialog = desktop.locator("#dialog")
+
+    # A phase added on the laptop joins the phone's Phase list and the facilitator's Focus list.
+    desktop.get_by_role("button", name="+ Phase").click()
+    dialog.get_by_label("Name").fill("Repair")
+    dialog.get_by_role("button", name="Add phase").click()
+    expect(form.get_by_label("Phase").locator("option", has_text="Repair")).to_have_count(1)
+    expect(desktop.locator("#focus-select option", has_text="Repair")).to_have_count(1)
+    expect(draft).to_have_value("The box is too big for a handbag")  # the push left the form alone
+
+    # The phone picks it; a step added on the laptop joins its Micro-interaction list.
+    with phone.expect_response(re.compile(r"/capture/interactions/")):
+        form.get_by_label("Phase").select_option(label="Repair")
+    repair = desktop.locator("#board .phase", has_text="Repair")
+    repair.get_by_role("button", name="+ Micro-interaction").click()
+    dialog.get_by_label("What the customer does").fill("Drops the watch off for its first service")
+    dialog.get_by_label("Channel").select_option(label="Boutique")
+    dialog.get_by_role("button", name="Add").click()
+    step = form.get_by_label("Micro-interaction").locator("option", has_text="Drops the watch off")
+    expect(step).to_have_count(1)
+    form.get_by_label("Micro-interaction").select_option(label="Drops the watch off for its first service")
+    form.get_by_role("button", name="Send").click()
+    sent(phone)
+    note = desktop.locator("#board .interaction .note", has_text="too big for a handbag")
+    expect(note).to_have_count(1)
+
+    # Deleting the step keeps its note on the phase; the phone's list loses the step.
+    repair.locator(".interaction-head").get_by_role("button", name=re.compile("Edit micro-interaction")).click()
+    dialog.get_by_role("button", name="Delete it…").click()
+    expect(dialog).to_contain_text("Its note stays: it moves to “On the whole phase” in Repair.")
+    dialog.get_by_role("button", name="Delete it", exact=True).click()
+    expect(repair.locator(".interaction")).to_have_count(0)
+    expect(repair.locator(".phase-notes .note", has_text="too big for a handbag")).to_have_count(1)
+    expect(phone.locator("#board .phase-notes .note", has_text="too big for a handbag")).to_have_count(1)
+    expect(step).to_have_count(0)
+    expect(form.get_by_label("Micro-interaction")).to_have_value("")
+
+    # A phase with notes stays, and says why.
+    repair.get_by_role("button", name="Edit phase Repair").click()
+    dialog.get_by_role("button", name="Delete the phase…").click()
+    expect(dialog).to_contain_text("It holds 1 note: move them to another phase or delete them first.")
+    desktop.screenshot(path=shot("phase-delete-refused.png"))
+    dialog.get_by_role("button", name="Close").click()
+
+    # Once empty, it goes, from the phone's list too.
+    repair.locator(".note", has_text="too big for a handbag").get_by_role("button", name="Delete note").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(repair.locator(".note")).to_have_count(0)
+    repair.get_by_role("button", name="Edit phase Repair").click()
+    dialog.get_by_role("button", name="Delete the phase…").click()
+    dialog.get_by_role("button", name="Delete the phase", exact=True).click()
+    expect(desktop.locator("#board .phase", has_text="Repair")).to_have_count(0)
+    expect(form.get_by_label("Phase").locator("option", has_text="Repair")).to_have_count(0)
+    expect(form.get_by_label("Phase")).not_to_have_value("")
+    expect(desktop.locator("#focus-select option", has_text="Repair")).to_have_count(0)
+    assert errors == {"laptop": [], "phone": []}

@@ -65,6 +65,11 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     # Nobody sees totals before the reveal.
     expect(fiona.locator(".vote-total")).to_have_count(0)
     friction(sam, PACKAGING).scroll_into_view_if_needed()
+    # The dots left stay in sight on the phone, wherever the board is scrolled, clear of the form.
+    pill = sam.locator("#my-panel .my-dots")
+    expect(pill).to_be_in_viewport()
+    box, form = pill.bounding_box(), sam.locator("#capture-form").bounding_box()
+    assert box["y"] + box["height"] <= form["y"], "the dots left are under the capture form"
     sam.screenshot(path=shot("voting-phone.png"))
 
     # The facilitator closes and reveals: the ranking shows on every screen.

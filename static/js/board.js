@@ -62,7 +62,7 @@
     lastHeard = Date.now();
     wrapper = e.detail.socketWrapper;
     retries = 0;
-    setStatus("live", "Live");
+    setStatus("live", "Connected");
   });
 
   document.addEventListener("htmx:wsClose", function (e) {

@@ -82,7 +82,7 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
 
     # The facilitator removes the guest from the workshop page: the phone loses the board.
     page = desktop_context.new_page()
-    errors += watch_errors(page)
+    page_errors = watch_errors(page)
     page.goto(workshop_url)
     guest_row = page.locator("#guests .guest", has_text=GUEST)
     guest_row.get_by_role("button", name=f"Remove {GUEST} from this workshop").click()
@@ -93,6 +93,7 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     expect(status).to_have_text("You no longer have access to this board.")
 
     assert errors == []
+    assert page_errors == []
     assert phone_errors == []
 
     # Reloading does not bring it back.

@@ -349,3 +349,26 @@ def test_it_keeps_the_phone_form_in_step_as_phases_and_steps_come_and_go(desktop
     expect(form.get_by_label("Phase")).not_to_have_value("")
     expect(desktop.locator("#focus-select option", has_text="Repair")).to_have_count(0)
     assert errors == {"laptop": [], "phone": []}
+
+
+def test_it_wraps_a_long_phase_name_and_keeps_its_tools_in_reach(desktop, sign_in, board_url):
+    open_board(desktop, sign_in, "fiona", board_url)
+    expect(desktop.locator("#sync-status")).to_have_text("Connected")  # the connection, not the workshop
+    name = "Serviceaprèsvente" * 4  # one 68-character word
+    dialog = desktop.locator("#dialog")
+    desktop.get_by_role("button", name="+ Phase").click()
+    dialog.get_by_label("Name").fill(name)
+    dialog.get_by_role("button", name="Add phase").click()
+    phase = desktop.locator("#board .phase", has_text=name)
+    right = phase.get_by_role("button", name=f"Move {name} right")
+    expect(right).to_be_visible()
+    column, button = phase.bounding_box(), right.bounding_box()
+    assert button["x"] + button["width"] <= column["x"] + column["width"], "the ▶ button sticks out of its phase"
+    heading = phase.locator("h2").bounding_box()
+    assert heading["x"] + heading["width"] <= column["x"] + column["width"], "the name runs out of its phase"
+    phase.evaluate("el => el.scrollIntoView({block: 'start', inline: 'end'})")
+    desktop.screenshot(path=shot("long-phase-name.png"))
+    phase.get_by_role("button", name=f"Edit phase {name}").click()
+    dialog.get_by_role("button", name="Delete the phase…").click()
+    dialog.get_by_role("button", name="Delete the phase", exact=True).click()
+    expect(phase).to_have_count(0)

@@ -447,6 +447,11 @@ class _Board:
         self.actions[p["action"]] = PastAction(pk=p["action"], title=p.get("title", ""), status="open")
         self.action_notes[p["action"]] = list(p.get("notes", []))
 
+    def on_action_replanned(self, p, actor_id):
+        action = self.actions.get(p.get("action"))
+        if action is not None:
+            action.title = p.get("title", action.title)
+
     def on_action_updated(self, p, actor_id):
         action = self.actions.get(p.get("action"))
         if action is not None:
@@ -522,6 +527,7 @@ def _describe(board: _Board, kind: str, p: dict[str, Any], revealed: set[int]) -
         "evidence.quote_removed": lambda: f"removed a customer quote from {step_name}",
         "action.created": lambda: f"made the action {_quoted(p.get('title', ''))}",
         "action.updated": lambda: f"moved an action to {str(p.get('status', '')).replace('_', ' ')}",
+        "action.replanned": lambda: f"changed the owner, due date or title of the action {_quoted(p.get('title', ''))}",
     }
     text = texts.get(kind)
     try:

@@ -66,6 +66,11 @@ ACTION_UPDATE = expect({"facilitator", "participant", "manager"})
 for caller in ("facilitator", "participant", "manager"):
     ACTION_UPDATE[caller] = OK | {409}  # through, but the earlier caller's update bumped the version
 
+ACTION_REPLAN = expect({"facilitator", "manager"})
+for caller in ("facilitator", "manager"):
+    ACTION_REPLAN[caller] = OK | {409}
+IN_A_MONTH = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+
 # name -> (method, kwargs builder, data, expectations)
 MATRIX = {
     "home": ("get", {}, None, SIGNED_IN),
@@ -93,6 +98,8 @@ MATRIX = {
     "invitation-revoke": ("post", {"pk": "invitation"}, {}, FACILITATOR),
     "guest-revoke": ("post", {"pk": "workshop", "member_pk": "other_guest"}, {}, FACILITATOR),
     "action-detail": ("get", {"pk": "action"}, None, WORKSHOP_READ),
+    "action-replan": ("post", {"pk": "action"}, {"title": "Fix it now", "owner": "{manager}", "due_date": IN_A_MONTH,
+                                                 "version": 1}, ACTION_REPLAN),
     "action-status": ("post", {"pk": "action"}, {"status": "in_progress", "version": 1}, ACTION_UPDATE),
     "board": ("get", {"pk": "board"}, None, WORKSHOP_READ),
     "capture-interactions": ("get", {"pk": "board"}, "?phase={phase}", WORKSHOP_READ),

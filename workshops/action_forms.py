@@ -78,6 +78,29 @@ class ActionStatusForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class ActionReplanForm(forms.Form):
+    """Who does it, by when, under which title: for managers and facilitators."""
+
+    title = forms.CharField(label="Action", max_length=200)
+    owner = forms.TypedChoiceField(label="Owner", coerce=int)
+    due_date = forms.DateField(label="Due", widget=DATE_WIDGET)
+    comment = forms.CharField(
+        label="Why",
+        max_length=1000,
+        required=False,
+        help_text="Kept in the history with what changed.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, members: Iterable[Membership] = (), **kwargs) -> None:
+        kwargs.setdefault("auto_id", "replan_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = [
+            (m.pk, f"{m.name} · {m.get_business_function_display()}") for m in members
+        ]
+
+
 class PlanNextForm(forms.Form):
     title = forms.CharField(
         label="Title of the next session",

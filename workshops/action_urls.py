@@ -6,6 +6,7 @@ urlpatterns = [
     path("actions/mine/", action_views.my_actions, name="my-actions"),
     path("actions/<int:pk>/", action_views.action_detail, name="action-detail"),
     path("actions/<int:pk>/status/", action_views.action_status, name="action-status"),
+    path("actions/<int:pk>/replan/", action_views.action_replan, name="action-replan"),
     path("teams/<int:team_id>/actions/", action_views.team_actions, name="team-actions"),
     path("teams/<int:team_id>/actions.csv", action_views.team_actions_csv, name="team-actions-csv"),
     path("workshops/<int:pk>/summary/", action_views.workshop_summary, name="workshop-summary"),

@@ -36,6 +36,7 @@ from workshops import render as workshops_render
 from workshops.action_forms import (
     STILL_OPEN,
     ActionFilterForm,
+    ActionReplanForm,
     ActionStatusForm,
     CalendarResetForm,
     PlanNextForm,
@@ -209,6 +210,7 @@ def _detail(
     member: Membership,
     *,
     form: ActionStatusForm | None = None,
+    replan: ActionReplanForm | None = None,
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
@@ -220,6 +222,13 @@ def _detail(
     can_update = services.can_update_action(member, action)
     if form is None and can_update:
         form = ActionStatusForm(initial={"status": action.status, "version": action.version})
+    can_replan = services.can_replan_action(member, action)
+    if replan is None and can_replan:
+        replan = ActionReplanForm(
+            initial={"title": action.title, "owner": action.owner_id, "due_date": action.due_date,
+                     "version": action.version},
+            members=_seats(action),
+        )
     context = {
         "action": action,
         "member": member,
@@ -227,6 +236,7 @@ def _detail(
         "updates": list(action.updates.select_related("author__user")),
         "can_update": can_update,
         "form": form if can_update else None,
+        "replan": replan if can_replan else None,
         "error": error,
         "overdue": action.is_overdue(),
     }
@@ -319,6 +329,41 @@ def action_status(request: HttpRequest, pk: int) -> HttpResponse:
         return _row(request, action, member, saved=True)
     messages.success(request, f"“{action.title}” is now {action.get_status_display().lower()}.")
     return redirect(_next_url(request, d["next"], reverse("action-detail", args=[action.pk])))
+
+
+def _seats(action: Action) -> list[Membership]:
+    return list(access.workshop_seats(action.workshop).select_related("user").order_by("user__first_name", "pk"))
+
+
+@login_required
+@require_POST
+def action_replan(request: HttpRequest, pk: int) -> HttpResponse:
+    """Hand an action to someone else, move its due date or rename it, from its page."""
+    action, member = access.get_action(request.user, pk)
+    if not services.can_replan_action(member, action):
+        raise PermissionDenied("Only a manager or a facilitator can change who does an action, or by when.")
+    seats = _seats(action)
+    form = ActionReplanForm(request.POST, members=seats)
+    if not form.is_valid():
+        return _detail(request, action, member, replan=form, status=INVALID)
+    d = form.cleaned_data
+    try:
+        action = services.replan_action(
+            actor=member, action=action, title=d["title"], owner=next(m for m in seats if m.pk == d["owner"]),
+            due_date=d["due_date"], comment=d["comment"], version=d["version"],
+        )
+    except Conflict as exc:
+        message = (f"{exc.message} Your change was not saved: check the history, then save again if it "
+                   "still applies.")
+        data = request.POST.copy()
+        data["version"] = exc.current.version
+        return _detail(request, exc.current, member, replan=ActionReplanForm(data, members=seats), error=message,
+                       status=409)
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        return _detail(request, action, member, replan=form, status=INVALID)
+    messages.success(request, f"Saved: {action.owner.name} owns “{action.title}”, due {action.due_date:%d %b %Y}.")
+    return redirect("action-detail", action.pk)
 
 
 # My actions and calendar links --------------------------------------------------------------------

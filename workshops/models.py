@@ -231,9 +231,11 @@ class Action(models.Model):
 
 
 class ActionUpdate(models.Model):
-    """One step in an action's history: a status change and the comment that came with it."""
+    """One step in an action's history: a status change and the comment that came with it, or a
+    new plan (owner, due date, title: `is_replan`), what changed being in the comment."""
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="updates")
+    is_replan = models.BooleanField(default=False)
     author = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
     from_status = models.CharField(max_length=12, choices=ActionStatus.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=ActionStatus.choices)

@@ -429,6 +429,70 @@ def update_action_status(
     return current
 
 
+def can_replan_action(actor: Membership, action: Action) -> bool:
+    """Who does what by when is decided by the team's managers and facilitators."""
+    return actor.team_id == action.workshop.team_id and actor.role in (Role.MANAGER, Role.FACILITATOR)
+
+
+@transaction.atomic
+def replan_action(
+    *,
+    actor: Membership,
+    action: Action,
+    title: str,
+    owner: Membership,
+    due_date: datetime.date,
+    comment: str = "",
+    version: int,
+) -> Action:
+    """Rename an action, hand it to someone else or move its due date, typically in the review
+    meeting. What changed, and why, goes into its history."""
+    current = Action.objects.select_for_update(of=("self",)).select_related("workshop", "owner__user").get(pk=action.pk)
+    scenario = events.lock_board(current.scenario_id) if current.scenario_id else None
+    if not can_replan_action(actor, current):
+        raise PermissionDenied("Only a manager or a facilitator can change who does an action, or by when.")
+    if current.version != version:
+        raise board_services.Conflict(current, "Someone else updated this action in the meantime.")
+    title = clean_text(title, field="title", max_length=ACTION_TITLE_MAX)
+    comment = clean_text(comment, field="comment", max_length=ACTION_COMMENT_MAX, required=False)
+    seated = owner.team_id == current.workshop.team_id and owner.workshop_id in (None, current.workshop_id)
+    if not seated or owner.revoked_at is not None:
+        raise ValidationError({"owner": "The owner must take part in this action's workshop."})
+    if due_date != current.due_date and due_date < timezone.localdate():
+        raise ValidationError({"due_date": "Pick a due date from today on."})
+    changes = []
+    if title != current.title:
+        changes.append(f"Renamed from “{current.title}”.")
+    if owner.pk != current.owner_id:
+        changes.append(f"Owner: {current.owner.name} → {owner.name}.")
+    if due_date != current.due_date:
+        changes.append(f"Due date: {_day(current.due_date)} → {_day(due_date)}.")
+    if not changes:
+        raise ValidationError("Nothing changed: change the title, the owner or the due date.")
+    ActionUpdate.objects.create(action=current, author=actor, from_status=current.status, to_status=current.status,
+                                comment="\n".join([" ".join(changes), comment]).strip(), is_replan=True)
+    previous_owner = current.owner
+    current.title, current.owner, current.due_date = title, owner, due_date
+    current.version += 1
+    current.updated = timezone.now()
+    current.save(update_fields=["title", "owner", "due_date", "version", "updated"])
+    if scenario is not None:
+        events.append(
+            scenario=scenario,
+            kind="action.replanned",
+            actor_id=actor.pk,
+            payload={"action": current.pk, "title": title, "owner": owner.pk, "due_date": due_date.isoformat()},
+            fragments=[*board_render.notes(scenario, current.notes.all()), board_render.board_actions(scenario)],
+        )
+    for person in {previous_owner.user_id: previous_owner, owner.user_id: owner}.values():
+        events.push_to_user(user_id=person.user_id, html=workshops_render.my_actions(person.user))
+    return current
+
+
+def _day(value: datetime.date) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
 # Calendar feeds --------------------------------------------------------------------------------
 
 

@@ -3,6 +3,8 @@ the manager's follow-up, and the owner's "My actions"."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -121,4 +123,21 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
 
     # The owner's "My actions" follows, live.
     expect(sam.locator("#my-actions")).to_contain_text("In progress")
+
+    # In the review, the manager hands it to Léa and gives her a week more.
+    marc.locator("#action-replan summary").click()
+    replan = marc.locator("#action-replan-form")
+    replan.get_by_label("Owner").select_option(label="Léa Favre · Boutique & retail")
+    due = replan.get_by_label("Due")
+    later = (datetime.date.fromisoformat(due.input_value()) + datetime.timedelta(days=7)).isoformat()
+    due.fill(later)
+    replan.get_by_label("Why").fill("Léa runs the home deliveries from January.")
+    replan.get_by_role("button", name="Save the new plan").click()
+    expect(marc.locator(".flash")).to_contain_text("Saved: Léa Favre owns")
+    expect(marc.locator("#history")).to_contain_text("Owner: Samuel Rochat → Léa Favre.")
+    expect(marc.locator("#history")).to_contain_text("Léa runs the home deliveries from January.")
+    marc.screenshot(path=shot("action-replanned.png"), full_page=True)
+    # Live: the board's chip names Léa; Sam's "My actions" no longer lists it.
+    expect(friction(fiona, PACKAGING).locator(".action-chip")).to_contain_text("Léa Favre")
+    expect(sam.locator("#my-actions")).not_to_contain_text(title)
     assert errors == []

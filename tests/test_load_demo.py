@@ -20,7 +20,16 @@ from boards.models import (
 )
 from tests.conftest import client_for
 from workshops import demo
-from workshops.models import Membership, Persona, Role, Team, Workshop, WorkshopStatus
+from workshops.models import (
+    Action,
+    ActionStatus,
+    Membership,
+    Persona,
+    Role,
+    Team,
+    Workshop,
+    WorkshopStatus,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +66,7 @@ def debug(settings):
 def loaded(debug) -> Scenario:
     load()
     return Scenario.objects.select_related("workshop__team").get(
-        workshop__team__name=demo.TEAM_NAME
+        workshop__team__name=demo.TEAM_NAME, title=demo.SCENARIO_TITLE
     )
 
 
@@ -227,3 +236,30 @@ def test_it_shows_the_demo_board_to_its_team_only(loaded, outsider):
     assert response.status_code == 200
     assert "Waits at the door while staff serve a VIC" in response.content.decode()
     assert client_for(outsider).get(f"/boards/{loaded.pk}/").status_code == 404
+
+
+def test_it_loads_an_earlier_closed_session_with_actions_to_follow_up(loaded):
+    earlier = Workshop.objects.get(team=loaded.workshop.team, title=demo.EARLIER_WORKSHOP_TITLE)
+    assert earlier.status == WorkshopStatus.CLOSED
+    assert earlier.date < loaded.workshop.date
+    actions = {a.title: a for a in Action.objects.filter(workshop=earlier).select_related("owner__user")}
+    assert len(actions) == len(demo.EARLIER_ACTIONS) == 3
+    for data in demo.EARLIER_ACTIONS:
+        action = actions[data.title]
+        assert (action.owner.user.username, action.status) == (data.owner, data.status)
+        assert action.notes.get().kind == NoteKind.FRICTION  # the friction it came from
+        assert not action.is_overdue()
+    assert {a.status for a in actions.values()} == {ActionStatus.OPEN, ActionStatus.IN_PROGRESS, ActionStatus.DONE}
+    assert BoardEvent.objects.filter(scenario__workshop=earlier, kind="action.created").count() == 3
+
+
+def test_it_gives_the_manager_actions_to_review_and_staff_their_own(loaded):
+    team = loaded.workshop.team
+    marc = Membership.objects.get(team=team, user__username="marc")
+    page = client_for(marc).get(f"/teams/{team.pk}/actions/").content.decode()
+    for data in demo.EARLIER_ACTIONS:
+        assert data.title in page
+    sam = Membership.objects.get(team=team, user__username="sam")
+    mine = client_for(sam).get("/actions/mine/").content.decode()
+    assert "Tell every client where their watch is" in mine
+    assert "Send service estimates by e-mail" not in mine  # Léa's

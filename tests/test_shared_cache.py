@@ -17,7 +17,7 @@ REDIS_URL = os.environ.get("JOURNEYMAP_TEST_REDIS_URL", "")
 
 def first_board(server: LiveServer) -> tuple[int, int]:
     out = server.manage("shell", "-c", (
-        "import json; from boards.models import Scenario; s = Scenario.objects.get(); "
+        "import json; from boards.models import Scenario; from workshops import demo; s = Scenario.objects.get(title=demo.SCENARIO_TITLE); "
         "print(json.dumps([s.pk, s.phases.order_by('order').first().pk]))"
     ))
     pk, phase = json.loads(out.strip().splitlines()[-1])

@@ -252,3 +252,46 @@ NOTES: tuple[NoteData, ...] = (
              "If she can't wait to come back, we've done it right."),
 )
 # fmt: on
+
+
+# The session before: a closed workshop on a patron's service visit, and what it decided. It gives
+# the managers' review (the team's Actions page) and everyone's "My actions" something to follow up.
+@dataclass(frozen=True)
+class ActionData:
+    title: str
+    note: str  # the friction it came from, by its text
+    owner: str  # a Person's username
+    due_in_days: int
+    status: str  # where the review has got to
+    comment: str = ""
+
+
+EARLIER_WORKSHOP_TITLE = "Henri's watch service: patron care review"
+EARLIER_WORKSHOP_WEEKS_AGO = 5
+EARLIER_SCENARIO_TITLE = "Henri's annual service"
+EARLIER_SCENARIO_PERSONA = "Henri Lambert"
+
+# fmt: off
+EARLIER_NOTES: tuple[NoteData, ...] = (
+    NoteData("lea", "Service", "Brings the piece in for servicing", FRICTION,
+             "Henri called twice to ask where his watch was in the service workshop; nobody "
+             "could tell him."),
+    NoteData("sam", "Service", "Brings the piece in for servicing", FRICTION,
+             "The service estimate came by post, on plain paper, three weeks after drop-off."),
+    NoteData("marc", "Loyalty & Advocacy", "Receives a personal follow-up from the associate",
+             FRICTION,
+             "After the service nobody called: Henri heard of the new limited edition from a "
+             "friend."),
+)
+
+EARLIER_ACTIONS: tuple[ActionData, ...] = (
+    ActionData("Tell every client where their watch is in the service workshop, by SMS at each step",
+               "Henri called twice", "sam", 6, "in_progress",
+               "The workshop's tracking sends the steps; the SMS wording is with marketing."),
+    ActionData("Send service estimates by e-mail within 48 hours, signed by the associate",
+               "The service estimate came by post", "lea", 12, "open"),
+    ActionData("Call each patron a week after a service, and tell VICs about new references first",
+               "nobody called", "marc", 20, "done",
+               "In the clienteling playbook since the last team meeting."),
+)
+# fmt: on

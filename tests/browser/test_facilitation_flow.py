@@ -18,7 +18,7 @@ STRAPS = "ignored for ten minutes"
 @pytest.fixture(scope="module")
 def board_url(app_server) -> str:
     pk = app_server.manage(
-        "shell", "-c", "from boards.models import Scenario; print(Scenario.objects.get().pk)"
+        "shell", "-c", "from boards.models import Scenario; from workshops import demo; print(Scenario.objects.get(title=demo.SCENARIO_TITLE).pk)"
     ).split()[-1]
     return f"/boards/{int(pk)}/"
 

@@ -27,7 +27,7 @@ from tests.live_server import LiveServer, free_port
 
 def board_state(server: LiveServer) -> dict:
     out = server.manage("shell", "-c", (
-        "import json; from boards.models import Scenario, Note; s = Scenario.objects.get(); "
+        "import json; from boards.models import Scenario, Note; from workshops import demo; s = Scenario.objects.get(title=demo.SCENARIO_TITLE); "
         "print(json.dumps({'pk': s.pk, 'phase': s.phases.order_by('order').first().pk, "
         "'notes': sorted(Note.objects.filter(scenario=s).values_list('text', flat=True))}))"
     ))

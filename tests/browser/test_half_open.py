@@ -25,7 +25,7 @@ def app_server():
 
 
 def test_it_replaces_a_half_open_socket_within_two_heartbeats(desktop, sign_in, app_server):
-    pk = app_server.manage("shell", "-c", "from boards.models import Scenario; print(Scenario.objects.get().pk)").split()[-1]
+    pk = app_server.manage("shell", "-c", "from boards.models import Scenario; from workshops import demo; print(Scenario.objects.get(title=demo.SCENARIO_TITLE).pk)").split()[-1]
     silent = {"on": False}
     opened: list[float] = []
 

@@ -69,7 +69,7 @@ def test_it_shares_a_board_between_two_processes(two_servers, pages):
     from tests.browser.conftest import _sign_in as sign_in
 
     a, _ = two_servers
-    pk = a.manage("shell", "-c", "from boards.models import Scenario; print(Scenario.objects.get().pk)").split()[-1]
+    pk = a.manage("shell", "-c", "from boards.models import Scenario; from workshops import demo; print(Scenario.objects.get(title=demo.SCENARIO_TITLE).pk)").split()[-1]
     url = f"/boards/{pk}/"
     projector, phone = pages
     open_board(projector, sign_in, "fiona", url)

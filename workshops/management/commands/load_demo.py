@@ -7,6 +7,7 @@ Refused when DEBUG is off (the sign-ins share a known password) unless --force i
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from boards import services as board_services
 from boards.models import MicroInteraction, MomentOfTruth, Note, Phase, Scenario
 from workshops import demo
 from workshops import services as workshop_services
-from workshops.models import Membership, Team
+from workshops.models import Membership, Team, WorkshopStatus
 
 
 class Command(BaseCommand):
@@ -88,6 +89,10 @@ class Command(BaseCommand):
             f"micro-interactions ({rated} rated, {moments} moments of truth), {notes} notes."
         )
         self.stdout.write(f"  Open it at {reverse('board', args=[scenario.pk])}")
+        self.stdout.write(
+            f'  Earlier workshop "{demo.EARLIER_WORKSHOP_TITLE}" (closed): {len(demo.EARLIER_ACTIONS)} '
+            f"actions to follow up at {reverse('team-actions', args=[workshop.team_id])}"
+        )
 
     def print_sign_ins(self) -> None:
         self.stdout.write(f"Demo sign-ins (password: {demo.PASSWORD}):")
@@ -141,6 +146,7 @@ def load() -> Scenario:
         )
         for p in demo.PERSONAS
     }
+    load_earlier_session(facilitator, members, personas)
     workshop = workshop_services.create_workshop(
         actor=facilitator, team=team, title=demo.WORKSHOP_TITLE, date=timezone.localdate()
     )
@@ -198,6 +204,67 @@ def load() -> Scenario:
             text=note.text,
         )
     return Scenario.objects.select_related("workshop__team").get(pk=scenario.pk)
+
+
+def load_earlier_session(facilitator: Membership, members: dict[str, Membership], personas: dict) -> None:
+    """The team's session of a few weeks ago, now closed: a board with its frictions, and the
+    actions decided there, each as far along as the review has got."""
+    workshop = workshop_services.create_workshop(
+        actor=facilitator,
+        team=facilitator.team,
+        title=demo.EARLIER_WORKSHOP_TITLE,
+        date=timezone.localdate() - timedelta(weeks=demo.EARLIER_WORKSHOP_WEEKS_AGO),
+    )
+    scenario = board_services.create_scenario(
+        actor=facilitator,
+        workshop=workshop,
+        title=demo.EARLIER_SCENARIO_TITLE,
+        persona=personas[demo.EARLIER_SCENARIO_PERSONA],
+        template_key=demo.SCENARIO_TEMPLATE,
+    )
+    interactions = {
+        (mi.phase.name, mi.action): mi
+        for mi in MicroInteraction.objects.filter(phase__scenario=scenario).select_related("phase")
+    }
+    notes = [  # each action below names its note by a few words of it
+        board_services.add_note(
+            actor=members[n.author],
+            scenario=scenario,
+            phase=_lookup(interactions, (n.phase, n.action)).phase,
+            micro_interaction=_lookup(interactions, (n.phase, n.action)),
+            kind=n.kind,
+            text=n.text,
+        )
+        for n in demo.EARLIER_NOTES
+    ]
+    for a in demo.EARLIER_ACTIONS:
+        action = workshop_services.create_action(
+            actor=facilitator,
+            scenario=scenario,
+            notes=[_note_with(notes, a.note)],
+            title=a.title,
+            owner=members[a.owner],
+            due_date=timezone.localdate() + timedelta(days=a.due_in_days),
+        )
+        if a.status != action.status:
+            workshop_services.update_action_status(
+                actor=members[a.owner], action=action, status=a.status, comment=a.comment, version=action.version
+            )
+    workshop_services.update_workshop(
+        actor=facilitator,
+        workshop=workshop,
+        title=workshop.title,
+        date=workshop.date,
+        status=WorkshopStatus.CLOSED,
+        follows_up=None,
+    )
+
+
+def _note_with(notes: list[Note], words: str) -> Note:
+    found = [n for n in notes if words in n.text]
+    if len(found) != 1:
+        raise CommandError(f"The demo's actions name a note by {words!r}, which {len(found)} notes have.")
+    return found[0]
 
 
 def _lookup(found: dict, key: Any) -> Any:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from boards.models import Channel, MomentOfTruth, NoteKind, Stage
 
@@ -145,6 +146,7 @@ class ActionForm(IdempotentForm):
             (m.pk, f"{m.name} · {m.get_business_function_display()}") for m in members
         ]
         self.fields["notes"].choices = [(n.pk, n.text) for n in notes]
+        self.fields["due_date"].widget.attrs["min"] = timezone.localdate().isoformat()  # the picker offers no past
 
 
 # Insights -----------------------------------------------------------------------------------------

@@ -493,10 +493,14 @@ def _describe(board: _Board, kind: str, p: dict[str, Any], revealed: set[int]) -
         "scenario.imported": lambda: f"imported the board ({len(p.get('phases', []))} phases, {len(p.get('notes', []))} notes)",
         "scenario.updated": lambda: f"renamed the board {_quoted(p.get('title', ''))}",
         "phase.added": lambda: f"added the phase {_quoted(p.get('name', ''))}",
-        "phase.updated": lambda: f"renamed a phase {_quoted(p.get('name', ''))}",
+        "phase.updated": lambda: (f"renamed the phase {_quoted(phase.name)} to {_quoted(p.get('name', ''))}"
+                                  if phase and phase.name != p.get("name", phase.name)
+                                  else f"edited the phase {_quoted(p.get('name', ''))}"),
         "phase.moved": lambda: f"moved the phase {_quoted(phase.name) if phase else ''} to position {p.get('position', 0) + 1}",
         "interaction.added": lambda: f"added the step {_quoted(p.get('action', ''), 60)}" + (f" to {phase.name}" if phase else ""),
-        "interaction.updated": lambda: f"edited the step {step_name}",
+        "interaction.updated": lambda: (f"renamed the step {step_name} to {_quoted(p['action'], 60)}"
+                                        if step and p.get("action", step.action) != step.action
+                                        else f"edited the step {step_name}"),
         "interaction.rated": lambda: f"rated {step_name}: {_emotion(p.get('emotion'))}"
         + (f", {MomentOfTruth(p['moment_of_truth']).label.lower()}" if p.get("moment_of_truth") not in (None, "none") else ""),
         "interaction.moved": lambda: f"moved the step {step_name}",
@@ -509,7 +513,8 @@ def _describe(board: _Board, kind: str, p: dict[str, Any], revealed: set[int]) -
         "note.moved": lambda: "moved a note" + (f" ({note_text})" if p.get("note") in revealed else ""),
         "note.deleted": lambda: f"deleted the note {note_text}" if p.get("note") in revealed else "deleted a private note",
         "session.stage": lambda: f"moved the session to {str(p.get('stage', '')).capitalize()}",
-        "session.focus": lambda: "set the focus" if p.get("phase") else "cleared the focus",
+        "session.focus": lambda: (f"set the focus on {phase.name if phase else 'a phase'}" if p.get("phase")
+                                  else "cleared the focus"),
         "session.lock": lambda: "locked the board" if p.get("locked") else "unlocked the board",
         "session.private": lambda: "started a private writing round",
         "session.reveal_notes": lambda: f"revealed the private notes ({p.get('revealed', 0)})",

@@ -158,3 +158,11 @@ def test_it_refuses_the_page_post_to_others(request, who, action):
     )
     assert response.status_code == (404 if who == "outsider" else 403)
     assert Action.objects.get(pk=action.pk).title == action.title
+
+
+def test_it_offers_no_past_day_in_the_picker_but_the_actions_own(manager, action):
+    url = reverse("action-detail", args=[action.pk])
+    assert f'min="{timezone.localdate().isoformat()}"' in client_for(manager).get(url).content.decode()
+    overdue = timezone.localdate() - datetime.timedelta(days=3)
+    Action.objects.filter(pk=action.pk).update(due_date=overdue)
+    assert f'min="{overdue.isoformat()}"' in client_for(manager).get(url).content.decode()

@@ -35,6 +35,7 @@ def test_it_makes_an_action_from_the_dialog(as_facilitator, board, friction, par
     form = as_facilitator.get(f"/boards/{board.pk}/actions/new/?note={friction.pk}", **HX).content.decode()
     assert "The associate could not say which movement it has" in form
     assert f'value="{friction.pk}"' in form and "checked" in form
+    assert f'min="{timezone.localdate().isoformat()}"' in form  # the date picker offers no past day
     r = as_facilitator.post(f"/boards/{board.pk}/actions/new/", {
         "title": "Product-knowledge training for every associate", "owner": participant.pk,
         "due_date": due().isoformat(), "notes": [friction.pk],

@@ -98,6 +98,16 @@ def test_it_replays_the_log_into_the_board_as_it_is_now(board, busy):
     assert state_then(history.replay(board)) == state_now(board)
 
 
+def test_it_replays_deleted_phases_and_steps_into_the_board_as_it_is_now(board, busy, facilitator, participant):
+    repair = busy["repair"]
+    quote = services.add_micro_interaction(actor=facilitator, phase=repair, action="Waits for a quote", channel="email")
+    services.add_note(actor=participant, scenario=board, phase=repair, micro_interaction=quote, kind="friction",
+                      text="Three weeks for an estimate")
+    services.delete_micro_interaction(actor=facilitator, interaction=quote)  # its note stays, on the phase
+    services.delete_phase(actor=facilitator, phase=board.phases.get(name="Loyalty & Advocacy"))  # from the template
+    assert state_then(history.replay(board)) == state_now(board)
+
+
 def test_it_replays_an_imported_board(board, busy, facilitator, workshop):
     from boards import exports
 
@@ -337,3 +347,11 @@ def test_it_reads_payloads_it_does_not_know_without_failing(board, facilitator):
                               actor=facilitator)
     entries = history.replay(board).timeline
     assert entries[-2].text == "future.kind" and entries[-1].text.startswith("moved a note")
+
+
+def test_it_says_what_a_rename_changed_and_where_the_focus_went(board, busy, facilitator):
+    services.focus_phase(actor=facilitator, scenario=board, phase=busy["repair"])
+    texts = [e.text for e in history.replay(board).timeline]
+    assert "renamed the phase “Awareness” to “Discovery”" in texts
+    assert "renamed the step “Walks past the boutique window” to “Stops at the window”" in texts
+    assert texts[-1] == "set the focus on Repair"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
 from django import forms
+from django.utils import timezone
 
 from workshops.models import ActionStatus, Membership, Workshop
 
@@ -93,9 +95,16 @@ class ActionReplanForm(forms.Form):
     )
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
-    def __init__(self, *args, members: Iterable[Membership] = (), **kwargs) -> None:
+    def __init__(
+        self, *args, members: Iterable[Membership] = (), due: datetime.date | None = None, **kwargs
+    ) -> None:
         kwargs.setdefault("auto_id", "replan_%s")
         super().__init__(*args, **kwargs)
+        # The picker offers no past day, except the action's own (an overdue date may stay).
+        earliest = min(filter(None, [timezone.localdate(), due]))
+        self.fields["due_date"].widget = forms.DateInput(
+            attrs={"type": "date", "min": earliest.isoformat()}, format="%Y-%m-%d"
+        )
         self.fields["owner"].choices = [
             (m.pk, f"{m.name} · {m.get_business_function_display()}") for m in members
         ]

@@ -228,6 +228,7 @@ def _detail(
             initial={"title": action.title, "owner": action.owner_id, "due_date": action.due_date,
                      "version": action.version},
             members=_seats(action),
+            due=action.due_date,
         )
     context = {
         "action": action,
@@ -343,7 +344,7 @@ def action_replan(request: HttpRequest, pk: int) -> HttpResponse:
     if not services.can_replan_action(member, action):
         raise PermissionDenied("Only a manager or a facilitator can change who does an action, or by when.")
     seats = _seats(action)
-    form = ActionReplanForm(request.POST, members=seats)
+    form = ActionReplanForm(request.POST, members=seats, due=action.due_date)
     if not form.is_valid():
         return _detail(request, action, member, replan=form, status=INVALID)
     d = form.cleaned_data
@@ -357,8 +358,8 @@ def action_replan(request: HttpRequest, pk: int) -> HttpResponse:
                    "still applies.")
         data = request.POST.copy()
         data["version"] = exc.current.version
-        return _detail(request, exc.current, member, replan=ActionReplanForm(data, members=seats), error=message,
-                       status=409)
+        retry = ActionReplanForm(data, members=seats, due=exc.current.due_date)
+        return _detail(request, exc.current, member, replan=retry, error=message, status=409)
     except ValidationError as exc:
         add_service_errors(form, exc)
         return _detail(request, action, member, replan=form, status=INVALID)

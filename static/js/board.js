@@ -114,6 +114,30 @@
     });
   }
 
+  // The dots this person has left in the open round: the round and its budget come from the
+  // session bar (the same for everyone), their own dots from #my-panel (pushed to them alone).
+  function paintDotsLeft() {
+    var el = document.getElementById("dots-left");
+    var session = document.getElementById("session");
+    if (!el || !session) return;
+    var round = session.getAttribute("data-round");
+    var budget = parseInt(session.getAttribute("data-budget"), 10);
+    if (session.getAttribute("data-voting") !== "open" || !round || isNaN(budget)) {
+      el.hidden = true;
+      return;
+    }
+    var panel = document.getElementById("my-panel");
+    var votes = {};
+    if (panel && panel.getAttribute("data-round") === round) {
+      try { votes = JSON.parse(panel.getAttribute("data-votes")) || {}; } catch (err) { votes = {}; }
+    }
+    var used = Object.keys(votes).reduce(function (sum, k) { return sum + (votes[k] || 0); }, 0);
+    var strong = document.createElement("strong");
+    strong.textContent = String(Math.max(0, budget - used));
+    el.replaceChildren("Your dots: ", strong, " of " + budget + " left");
+    el.hidden = false;
+  }
+
   // Consensus mode: light up the emotion this person gave each step (only they see it).
   function paintMyRatings() {
     var panel = document.getElementById("my-panel");
@@ -176,9 +200,28 @@
     select.value = chosen;
     if (select.value !== chosen || select.selectedIndex < 0) {
       select.selectedIndex = 0;
+      syncing = true;
       select.dispatchEvent(new Event("change", { bubbles: true }));
+      syncing = false;
+      if (chosen) notice(select.id === "capture-phase"
+        ? "The phase you picked is no longer on the board: pick where your note goes."
+        : "The micro-interaction you picked is no longer on the board: your note goes on the whole phase, or pick another.");
     }
   }
+  var syncing = false;
+  function notice(text) {
+    var el = document.getElementById("capture-notice");
+    if (!el) return;
+    el.textContent = text;
+    el.hidden = !text;
+  }
+  // A choice made, or a note sent, answers the notice.
+  document.addEventListener("change", function (e) {
+    if (!syncing && e.target.closest && e.target.closest("#capture-form")) notice("");
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target && e.target.id === "capture-form") notice("");
+  });
   function syncCapture() {
     var phases = Array.prototype.map.call(document.querySelectorAll("#board .phase[data-phase]"), function (p) {
       var name = p.querySelector(".phase-head h2");
@@ -199,6 +242,7 @@
     keepControls();
     syncCapture();
     paintMyDots();
+    paintDotsLeft();
     paintMyRatings();
     applyFocus();
     tick();

@@ -64,6 +64,7 @@ def test_it_fits_the_demo_board_on_a_phone(phone: Page, sign_in, watch_errors) -
     expect(phone.get_by_placeholder("What did you see, hear or think?")).to_be_visible()
     # A participant does not see the facilitator's tools.
     expect(phone.get_by_role("button", name="+ Phase")).to_be_hidden()
+    expect(phone.get_by_role("link", name="My actions")).to_be_visible()  # the top bar keeps it
     page_width = phone.evaluate("document.documentElement.scrollWidth")
     assert page_width <= 375, f"the page scrolls sideways on a phone: {page_width}px wide"
 

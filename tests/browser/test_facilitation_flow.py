@@ -55,11 +55,11 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     dot(lea, PACKAGING)
     dot(sam, PACKAGING)
     dot(lea, PACKAGING)
-    expect(sam.locator("#my-panel")).to_contain_text("1 of 3 left")
-    expect(lea.locator("#my-panel")).to_contain_text("1 of 3 left")
+    expect(sam.locator("#dots-left")).to_have_text("Your dots: 1 of 3 left")
+    expect(lea.locator("#dots-left")).to_have_text("Your dots: 1 of 3 left")
     expect(friction(sam, PACKAGING).locator(".my-dots")).to_have_text("●●")
     dot(sam, STRAPS)
-    expect(sam.locator("#my-panel")).to_contain_text("0 of 3 left")
+    expect(sam.locator("#dots-left")).to_have_text("Your dots: 0 of 3 left")
     # ... and one tries to go over budget: refused, clearly.
     dot(sam, "nobody was on live chat")
     expect(sam.locator("#toast")).to_contain_text("You have used all 3 of your dots")
@@ -68,14 +68,18 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     expect(fiona.locator(".vote-total")).to_have_count(0)
     friction(sam, PACKAGING).scroll_into_view_if_needed()
     # The dots left stay in sight on the phone, wherever the board is scrolled, clear of the form.
-    pill = sam.locator("#my-panel .my-dots")
+    pill = sam.locator("#dots-left")
     expect(pill).to_be_in_viewport()
     box, form = pill.bounding_box(), sam.locator("#capture-form").bounding_box()
     assert box["y"] + box["height"] <= form["y"], "the dots left are under the capture form"
     sam.screenshot(path=shot("voting-phone.png"))
+    sam.evaluate("window.scrollTo(0, 0)")  # and clear of the top bar's Sign out
+    signout = sam.get_by_role("button", name="Sign out").bounding_box()
+    assert signout["y"] + signout["height"] <= pill.bounding_box()["y"], "the dots left cover Sign out"
 
     # The facilitator closes and reveals: the ranking shows on every screen.
     fiona.get_by_role("button", name="Close voting").click()
+    expect(sam.locator("#dots-left")).to_be_hidden()  # closed: no dots left to spend, live
     fiona.get_by_role("button", name="Reveal the votes").click()
     for page in (fiona, sam, lea):
         expect(page.locator("#results")).to_contain_text("Top frictions")
@@ -140,4 +144,12 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     # Live: the board's chip names Léa; Sam's "My actions" no longer lists it.
     expect(friction(fiona, PACKAGING).locator(".action-chip")).to_contain_text("Léa Favre")
     expect(sam.locator("#my-actions")).not_to_contain_text(title)
+
+    # A second round: everyone's dots are back at once, before they place any.
+    sam.goto(board_url)
+    expect(sam.locator("#dots-left")).to_be_hidden()
+    fiona.get_by_role("button", name="Open dot voting…").click()
+    listening(dialog)
+    dialog.get_by_role("button", name="Open voting").click()
+    expect(sam.locator("#dots-left")).to_have_text("Your dots: 3 of 3 left")
     assert errors == []

@@ -329,6 +329,10 @@ def test_it_keeps_the_phone_form_in_step_as_phases_and_steps_come_and_go(desktop
     expect(phone.locator("#board .phase-notes .note", has_text="too big for a handbag")).to_have_count(1)
     expect(step).to_have_count(0)
     expect(form.get_by_label("Micro-interaction")).to_have_value("")
+    notice = phone.locator("#capture-notice")  # and the phone is told, not silently switched
+    expect(notice).to_have_text(re.compile("The micro-interaction you picked is no longer on the board"))
+    form.get_by_label("Micro-interaction").select_option(value="")
+    expect(notice).to_be_hidden()
 
     # A phase with notes stays, and says why.
     repair.get_by_role("button", name="Edit phase Repair").click()
@@ -347,13 +351,17 @@ def test_it_keeps_the_phone_form_in_step_as_phases_and_steps_come_and_go(desktop
     expect(desktop.locator("#board .phase", has_text="Repair")).to_have_count(0)
     expect(form.get_by_label("Phase").locator("option", has_text="Repair")).to_have_count(0)
     expect(form.get_by_label("Phase")).not_to_have_value("")
+    expect(notice).to_have_text(re.compile("The phase you picked is no longer on the board"))
     expect(desktop.locator("#focus-select option", has_text="Repair")).to_have_count(0)
     assert errors == {"laptop": [], "phone": []}
 
 
-def test_it_wraps_a_long_phase_name_and_keeps_its_tools_in_reach(desktop, sign_in, board_url):
+def test_it_wraps_a_long_phase_name_and_keeps_its_tools_in_reach(desktop, phone, sign_in, board_url):
     open_board(desktop, sign_in, "fiona", board_url)
-    expect(desktop.locator("#sync-status")).to_have_text("Connected")  # the connection, not the workshop
+    status = desktop.locator("#sync-status")
+    expect(status).to_have_text("Connected")  # the connection, not the workshop
+    box = status.bounding_box()
+    assert box["x"] + box["width"] > desktop.viewport_size["width"] - 60, "the connection pill is not top right"
     name = "Serviceaprèsvente" * 4  # one 68-character word
     dialog = desktop.locator("#dialog")
     desktop.get_by_role("button", name="+ Phase").click()
@@ -368,6 +376,12 @@ def test_it_wraps_a_long_phase_name_and_keeps_its_tools_in_reach(desktop, sign_i
     assert heading["x"] + heading["width"] <= column["x"] + column["width"], "the name runs out of its phase"
     phase.evaluate("el => el.scrollIntoView({block: 'start', inline: 'end'})")
     desktop.screenshot(path=shot("long-phase-name.png"))
+    # On a phone, the facilitator's panel (its Focus list names every phase) fits the screen.
+    open_board(phone, sign_in, "fiona", board_url)
+    phone.locator("#session summary", has_text="Facilitate").click()
+    expect(phone.locator("#focus-select option", has_text=name)).to_have_count(1)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= phone.viewport_size["width"]
+
     phase.get_by_role("button", name=f"Edit phase {name}").click()
     dialog.get_by_role("button", name="Delete the phase…").click()
     dialog.get_by_role("button", name="Delete the phase", exact=True).click()

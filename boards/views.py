@@ -942,8 +942,11 @@ def board_history(request: HttpRequest, pk: int) -> HttpResponse:
     past = board_history_module.replay(scenario, upto=seq)
     paginator = Paginator(list(reversed(past.timeline)), TIMELINE_PAGE)
     page = paginator.get_page(form.cleaned_data["page"] if valid else 1)
+    asked = request.GET.get("seq", "")
+    # A change that does not exist (a typed or edited address) shows the board now, and says so.
+    notice = asked not in ("", str(past.seq)) and (not valid or seq != past.seq)
     return render(request, "boards/history.html", {
-        "scenario": scenario, "member": member, "past": past, "page": page,
+        "scenario": scenario, "member": member, "past": past, "page": page, "asked": asked if notice else None,
         "previous_seq": past.seq - 1 if past.seq > 1 else None,
         "next_seq": past.seq + 1 if past.seq < past.last_seq else None,
     })

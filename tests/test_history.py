@@ -291,10 +291,19 @@ def test_it_shows_the_board_at_the_change_asked_for(board, busy, as_participant)
     assert soup.select_one('a[rel="prev"]')["href"] == "?seq=2" and soup.select_one('a[rel="next"]')["href"] == "?seq=4"
 
 
-@pytest.mark.parametrize("seq", ["abc", "-4"])
-def test_it_shows_the_latest_board_for_a_change_that_makes_no_sense(board, as_participant, seq):
+@pytest.mark.parametrize("seq", ["abc", "-4", "100000"])
+def test_it_shows_the_latest_board_for_a_change_that_makes_no_sense_and_says_so(board, busy, as_participant, seq):
     soup = BeautifulSoup(_history_page(as_participant, board, seq=seq), "html.parser")
-    assert f"after change #{seq_of(board)}" in soup.select_one("#history-at").get_text()
+    last = seq_of(board)
+    assert f"after change #{last}" in soup.select_one("#history-at").get_text()
+    notice = soup.select_one(".flash-warning").get_text(" ", strip=True)
+    assert notice == f"There is no change “{seq}” on this board: its changes go from #1 to #{last}. Here it is now."
+
+
+@pytest.mark.parametrize("seq", ["", "0", "3"])
+def test_it_says_nothing_of_a_change_that_exists(board, busy, as_participant, seq):
+    soup = BeautifulSoup(_history_page(as_participant, board, seq=seq), "html.parser")
+    assert soup.select_one(".flash-warning") is None
 
 
 def test_it_pages_a_long_timeline(board, participant, as_manager):

@@ -386,3 +386,40 @@ def test_it_wraps_a_long_phase_name_and_keeps_its_tools_in_reach(desktop, phone,
     dialog.get_by_role("button", name="Delete the phase…").click()
     dialog.get_by_role("button", name="Delete the phase", exact=True).click()
     expect(phase).to_have_count(0)
+
+
+def test_it_folds_the_phone_form_while_a_vote_is_open(desktop, phone, sign_in, board_url, watch_errors):
+    errors = watch_errors(phone)
+    fiona = open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    form = phone.locator("#capture-form")
+    screen = phone.viewport_size["height"]
+    unfolded = form.bounding_box()["height"]
+    expect(form.get_by_label("Phase")).to_be_visible()
+
+    fiona.locator("#session summary", has_text="Facilitate").click()
+    fiona.get_by_role("button", name="Open dot voting…").click()
+    listening(fiona.locator("#dialog"))
+    fiona.locator("#dialog").get_by_role("button", name="Open voting").click()
+    expect(phone.locator("#session")).to_have_attribute("data-voting", "open")
+    # Folded: the text box and Send, and more of the board in sight.
+    expect(form.get_by_label("Phase")).to_be_hidden()
+    expect(form.locator(".kind-picker")).to_be_hidden()
+    folded = form.bounding_box()["height"]
+    assert folded < unfolded / 2 and folded + phone.locator("#dots-left").bounding_box()["height"] < screen * 0.15
+    phone.screenshot(path=shot("voting-phone-folded.png"))
+    # Typing unfolds it: the note still goes where the person says.
+    draft = phone.get_by_placeholder("What did you see, hear or think?")
+    draft.click()
+    expect(form.get_by_label("Phase")).to_be_visible()
+    form.get_by_label("Phase").select_option(label="Purchase")
+    form.locator('input[name="kind"][value="idea"]').check()
+    draft.fill("Offer a seat while the strap is fitted")
+    form.get_by_role("button", name="Send").click()
+    expect(fiona.locator(".phase", has_text="Purchase").locator(".note.kind-idea", has_text="Offer a seat")).to_have_count(1)
+
+    fiona.locator("#session").get_by_role("button", name="Close voting").click()
+    expect(phone.locator("#session")).not_to_have_attribute("data-voting", "open")
+    phone.locator("body").click(position={"x": 5, "y": 5})
+    expect(form.get_by_label("Phase")).to_be_visible()  # closed: the whole form again
+    assert errors == []

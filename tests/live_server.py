@@ -1,7 +1,7 @@
 """Run the real Journeymap app in a subprocess, the way `make run` serves it.
 
     server = LiveServer()                # its own SQLite file in a fresh temporary folder
-    server.start()                       # migrate + load_demo once, then the server; waits until it answers
+    server.start()                       # migrate + load_demo once (or copy a database so prepared), then serve
     page.goto(server.url + "/accounts/login/")
     server.restart()                     # same port, same database
     server.close()                       # stop the server and remove its folder
@@ -23,11 +23,13 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +46,13 @@ _SCRUBBED = frozenset({
 })
 
 _running: set[LiveServer] = set()  # started and not yet reaped
+_prepared_sqlite: dict[tuple[bool, str], Path] = {}  # (demo, secret key) -> a prepared database to copy
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (its WAL included), by SQLite's backup API."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
 
 
 class ServerError(RuntimeError):
@@ -164,12 +173,24 @@ class LiveServer:
         return result.stdout
 
     def prepare(self) -> None:
-        """Migrate the database and load the demo (runs once, before the first start)."""
+        """Migrate the database and load the demo (runs once, before the first start).
+
+        A SQLite database is prepared once per test process and copied for every later server
+        with the same demo and secret key: a copy takes milliseconds, `migrate` and `load_demo`
+        several seconds."""
         if self._prepared:
             return
-        self.manage("migrate", "--noinput")
-        if self._demo:
-            self.manage("load_demo", "--force")
+        key = (self._demo, self.env["SECRET_KEY"])
+        if "DATABASE_URL" not in self.env and key in _prepared_sqlite:
+            _copy_sqlite(_prepared_sqlite[key], self.sqlite_path)
+        else:
+            self.manage("migrate", "--noinput")
+            if self._demo:
+                self.manage("load_demo", "--force")
+            if "DATABASE_URL" not in self.env:
+                kept = Path(tempfile.mkdtemp(prefix="journeymap-prepared-")) / "db.sqlite3"
+                _copy_sqlite(self.sqlite_path, kept)
+                _prepared_sqlite[key] = kept
         self._prepared = True
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -304,3 +325,5 @@ class LiveServer:
 def _kill_leftovers() -> None:
     for server in list(_running):
         server.kill()
+    for kept in _prepared_sqlite.values():
+        shutil.rmtree(kept.parent, ignore_errors=True)

@@ -135,18 +135,34 @@ class VoteForm(IdempotentForm):
 
 
 class ActionForm(IdempotentForm):
-    title = forms.CharField(max_length=200, label="Action")
+    title = forms.CharField(
+        max_length=200,
+        label="Action",
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "What will be done, e.g. Call back every client within the hour"}
+        ),
+    )
     owner = forms.TypedChoiceField(coerce=int, label="Owner")
     due_date = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
     notes = forms.TypedMultipleChoiceField(coerce=int, label="From these notes", widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, members=(), notes=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.note_list = list(notes)
         self.fields["owner"].choices = [("", "Pick an owner")] + [
             (m.pk, f"{m.name} · {m.get_business_function_display()}") for m in members
         ]
-        self.fields["notes"].choices = [(n.pk, n.text) for n in notes]
+        self.fields["notes"].choices = [(n.pk, n.text) for n in self.note_list]
         self.fields["due_date"].widget.attrs["min"] = timezone.localdate().isoformat()  # the picker offers no past
+
+    def clean_title(self) -> str:
+        """Two rows to show the example and a long title whole, but a title is one line."""
+        return " ".join(self.cleaned_data["title"].split())
+
+    def note_options(self) -> list:
+        """Each note's checkbox with the note itself, so the dialog can say which already have
+        actions (their `action_list`, when the view gave them one)."""
+        return list(zip(self["notes"], self.note_list, strict=True))
 
 
 # Insights -----------------------------------------------------------------------------------------

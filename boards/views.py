@@ -13,15 +13,17 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from boards import exports, insights, services
 from boards import history as board_history_module
@@ -51,6 +53,7 @@ from boards.forms import (
 from boards.models import CustomerQuote, MicroInteraction, NoteKind, Phase, TouchpointMetric
 from journeymap.ratelimits import limit_note_posts
 from workshops import access
+from workshops.models import Action
 
 PAGE = "boards/board.html"
 
@@ -668,41 +671,69 @@ def note_vote(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def action_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """Turn friction notes into an action with an owner and a due date."""
+    """Turn friction notes into an action with an owner and a due date. The dialog says which of
+    the picked notes already have actions (a second one is allowed, on purpose); once made, the
+    dialog closes and the facilitator's toast confirms it."""
     from workshops import services as workshop_services
 
     scenario, member = _facilitated(request, pk)
     candidates = fragments.action_candidates(scenario)
+    picked = next((n for n in candidates if str(n.pk) == request.GET.get("note")), None)
+    if picked is not None:
+        candidates.sort(key=lambda n: n.pk != picked.pk)  # first in the list, the rest as voted
+    _attach_actions(candidates)
     members = list(access.workshop_seats(scenario.workshop).select_related("user"))
     if request.method == "POST":
         form = ActionForm(request.POST, members=members, notes=candidates)
         if form.is_valid():
             d = form.cleaned_data
+            owner = next(m for m in members if m.pk == d["owner"])
             try:
-                workshop_services.create_action(
+                action = workshop_services.create_action(
                     actor=member, scenario=scenario, notes=[n for n in candidates if n.pk in d["notes"]],
-                    title=d["title"], owner=next(m for m in members if m.pk == d["owner"]),
-                    due_date=d["due_date"], request_id=d["request_id"],
+                    title=d["title"], owner=owner, due_date=d["due_date"], request_id=d["request_id"],
                 )
-                return _done()
+                return _action_created(action, members)
             except ValidationError as exc:
                 add_service_errors(form, exc)
+        chosen = request.POST.getlist("notes")
         status = 422
     else:
-        first = next((n for n in candidates if str(n.pk) == request.GET.get("note")), None)
+        chosen = [str(picked.pk)] if picked else []
         form = ActionForm(
-            initial={
-                "title": first.text[:200] if first else "",
-                "notes": [first.pk] if first else [],
-                "due_date": timezone.localdate() + timezone.timedelta(days=14),
-            },
+            initial={"notes": [picked.pk] if picked else [], "due_date": timezone.localdate() + timezone.timedelta(days=14)},
             members=members, notes=candidates,
         )
         status = 200
+    action_url = reverse("action-create", args=[scenario.pk])
     return _dialog(request, {
-        "title": "Make it an action", "form": form, "action": reverse("action-create", args=[scenario.pk]),
-        "submit": "Create action",
+        "title": "Make it an action", "form": form, "submit": "Create action",
+        "action": f"{action_url}?note={picked.pk}" if picked else action_url,
+        "friction": picked, "already": [n for n in candidates if str(n.pk) in chosen and n.action_list],
     }, status)
+
+
+def _attach_actions(notes: list) -> None:
+    """Give each note its `action_list`, owners included, in one query for all the notes that
+    have actions (Note.has_actions; none for the others)."""
+    prefetch_related_objects(
+        [n for n in notes if n.has_actions],
+        Prefetch("actions", queryset=Action.objects.select_related("owner__user"), to_attr="action_list"),
+    )
+    for note in notes:
+        if not note.has_actions:
+            note.action_list = []
+
+
+def _action_created(action, members: list) -> HttpResponse:
+    """Close the dialog and confirm in the facilitator's toast. A retried post (same request id)
+    gets the action made the first time, hence the same answer."""
+    owner = next((m for m in members if m.pk == action.owner_id), None) or action.owner
+    response = render_message(
+        f"Action created: “{action.title}” for {owner.name}, due {date_format(action.due_date, 'j M')}."
+    )
+    response = reswap(retarget(response, "#toast"), "innerHTML")
+    return trigger_client_event(response, "dialog:close", after="swap")
 
 
 # Insights: consensus on emotions, evidence, the heatmap's filter --------------------------------

@@ -40,7 +40,7 @@ def test_it_makes_an_action_from_the_dialog(as_facilitator, board, friction, par
         "title": "Product-knowledge training for every associate", "owner": participant.pk,
         "due_date": due().isoformat(), "notes": [friction.pk],
     }, **HX)
-    assert r.status_code == 204, r.content.decode()
+    assert r.status_code == 200 and r["HX-Retarget"] == "#toast", r.content.decode()  # the confirmation: test_action_dialog.py
     action = Action.objects.get()
     assert (action.owner, action.workshop, action.scenario, action.status) == (participant, board.workshop, board, "open")
     assert list(action.notes.all()) == [friction]

@@ -4,11 +4,12 @@ the manager's follow-up, and the owner's "My actions"."""
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import listening, shot
+from tests.browser.conftest import DESKTOP, listening, shot
 from tests.browser.test_live_board import open_board
 
 PACKAGING = "ordinary packaging"
@@ -25,6 +26,11 @@ def board_url(app_server) -> str:
 
 def friction(page: Page, text: str):
     return page.locator(".note.kind-friction", has_text=text).first
+
+
+def day_month(day: datetime.date) -> str:
+    """As the app writes a due date in short: 18 Dec."""
+    return f"{day.day} {day:%b}"
 
 
 def dot(page: Page, text: str, op: str = "Put a dot on this friction") -> None:
@@ -88,14 +94,28 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     expect(first_row).to_contain_text("4")
     fiona.locator("#results").screenshot(path=shot("vote-results.png"))
 
-    # The winner becomes an action owned by a staff member.
+    # The winner becomes an action owned by a staff member. The dialog shows the friction and
+    # leaves the action's title to say what will be done.
     first_row.get_by_role("button", name="Make it an action…").click()
-    expect(dialog.get_by_label("Action")).to_be_visible()
+    title_box = dialog.get_by_label("Action", exact=True)
+    expect(title_box).to_be_visible()
     listening(dialog)
-    dialog.get_by_label("Action").fill("White-glove delivery in the maison's own box")
+    expect(title_box).to_have_value("")
+    expect(title_box).to_have_attribute("placeholder", re.compile(r"^What will be done, e\.g\. "))
+    expect(dialog.locator(".quote-friction")).to_contain_text(PACKAGING)
+    expect(dialog.get_by_role("checkbox", name=re.compile(PACKAGING))).to_be_checked()
+    expect(dialog.locator(".already-acted")).to_have_count(0)
+    fiona.screenshot(path=shot("action-dialog.png"))
+    title_box.fill("White-glove delivery in the maison's own box")
     dialog.get_by_label("Owner").select_option(label="Samuel Rochat · Boutique & retail")
+    due_day = datetime.date.fromisoformat(dialog.get_by_label("Due").input_value())
     dialog.get_by_role("button", name="Create action").click()
     expect(dialog).to_be_hidden()
+    # The facilitator is told it worked, in the toast.
+    expect(fiona.locator("#toast")).to_have_text(
+        f"Action created: “White-glove delivery in the maison's own box” for Samuel Rochat, due {day_month(due_day)}."
+    )
+    fiona.locator("#toast").screenshot(path=shot("action-created-toast.png"))
     for page in (fiona, sam, lea):
         expect(friction(page, PACKAGING).locator(".action-chip")).to_contain_text("White-glove delivery")
         expect(page.locator("#board-actions")).to_contain_text("Samuel Rochat")
@@ -103,6 +123,25 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     total, chip = (friction(fiona, PACKAGING).locator(sel).bounding_box() for sel in (".vote-total", ".action-chip"))
     assert total["y"] >= chip["y"] + chip["height"], (total, chip)
     fiona.screenshot(path=shot("board-with-action.png"))
+
+    # Opening the dialog again for the same friction says it has an action already: a second one
+    # is a deliberate choice. The results' button says so before.
+    again = first_row.get_by_role("button", name="Add another action…")
+    expect(again).to_be_visible()
+    again.click()
+    listening(dialog)
+    expect(dialog.locator(".already-acted")).to_contain_text(
+        f"This friction already has an action: “White-glove delivery in the maison's own box” — Samuel Rochat, "
+        f"due {day_month(due_day)}"
+    )
+    expect(dialog.get_by_label("Action", exact=True)).to_have_value("")
+    fiona.screenshot(path=shot("action-dialog-again.png"))
+    fiona.set_viewport_size({"width": 375, "height": 812})
+    expect(dialog.locator(".already-acted")).to_be_in_viewport()
+    fiona.screenshot(path=shot("action-dialog-again-phone.png"))
+    fiona.set_viewport_size(DESKTOP["viewport"])
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
 
     # The owner's "My actions" has it.
     title = "White-glove delivery in the maison's own box"

@@ -54,6 +54,15 @@
     }, delay);
   }
 
+  // Closed for good: say so over the whole board, which stays in sight but takes no more input.
+  function cutOff() {
+    var notice = document.getElementById("access-ended");
+    if (!notice) return;
+    document.body.classList.add("is-cut-off");
+    document.querySelectorAll("#board-root, .capture").forEach(function (el) { el.inert = true; });
+    notice.hidden = false;
+  }
+
   document.addEventListener("htmx:wsConnecting", function () {
     if (retries > 0) setStatus("connecting", "Reconnecting…");
   });
@@ -71,6 +80,7 @@
     if (ev.target !== current) return; // a socket we replaced on purpose
     if (ev.code === CLOSE_FORBIDDEN) {
       setStatus("forbidden", "You no longer have access to this board.");
+      cutOff();
       return;
     }
     setStatus("offline", "Offline, reconnecting…");

@@ -80,6 +80,9 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     expect(form).to_contain_text("Sent")
     expect(desktop.locator(".note", has_text=text)).to_have_count(1)
 
+    draft = form.get_by_placeholder("What did you see, hear or think?")
+    draft.fill("She came back for the")  # half typed when the guest is removed
+
     # The facilitator removes the guest from the workshop page: the phone loses the board.
     page = desktop_context.new_page()
     page_errors = watch_errors(page)
@@ -91,10 +94,25 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     status = phone.locator("#sync-status")
     expect(status).to_have_attribute("data-state", "forbidden")
     expect(status).to_have_text("You no longer have access to this board.")
+    notice = phone.locator("#access-ended")
+    expect(notice).to_be_visible()  # said over the whole board, which takes no more input
+    expect(notice).to_contain_text("Ask the facilitator if you should still take part")
+    assert phone.evaluate("[...document.querySelectorAll('#board-root, .capture')].every(el => el.inert)")
+    expect(draft).to_have_value("She came back for the")
+    phone.screenshot(path=shot("guest-removed-phone.png"))
 
     assert errors == []
     assert page_errors == []
     assert phone_errors == []
+
+    # A phone that did not hear of it (asleep when it happened) and sends: refused in its toast,
+    # its form and its text kept.
+    phone.evaluate("document.body.classList.remove('is-cut-off');"
+                   "document.querySelectorAll('#board-root, .capture').forEach(el => { el.inert = false; })")
+    form.get_by_role("button", name="Send").click()
+    expect(phone.locator("#toast")).to_contain_text("Your access here was withdrawn")
+    expect(draft).to_have_value("She came back for the")
+    phone_errors.clear()  # the refused post's 403, on purpose
 
     # Reloading does not bring it back.
     response = phone.reload()

@@ -169,7 +169,12 @@ class CurvePoint:
 
     @property
     def label_lines(self) -> list[str]:
-        return textwrap.wrap(self.action, LABEL_WIDTH, max_lines=LABEL_LINES, placeholder="…") or [""]
+        # Words are not cut in two ("craftsman / ship"): a long one runs a little wide, and one
+        # too long for the column ends in an ellipsis.
+        lines = textwrap.wrap(self.action, LABEL_WIDTH, break_long_words=False)
+        if len(lines) > LABEL_LINES:
+            lines = [*lines[: LABEL_LINES - 1], lines[LABEL_LINES - 1] + "…"]
+        return [line if len(line) <= LABEL_WIDTH + 3 else line[: LABEL_WIDTH + 2] + "…" for line in lines] or [""]
 
     @property
     def label_y(self) -> float:

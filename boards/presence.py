@@ -37,8 +37,9 @@ class Person:
 
     @property
     def initials(self) -> str:
-        parts = self.name.split()
-        return "".join(p[0] for p in parts[:2]).upper() or "?"
+        # The first letter or digit of the first two words that have one: "Nadia (boutique)" is NB.
+        firsts = [next((c for c in word if c.isalnum()), "") for word in self.name.split()]
+        return "".join([c for c in firsts if c][:2]).upper() or "?"
 
     @classmethod
     def of(cls, m: Membership) -> Person:

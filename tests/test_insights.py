@@ -86,6 +86,18 @@ def test_it_draws_a_point_per_rated_step_and_breaks_the_line_where_one_is_not_ra
     assert [band.name for band in curve.phases] == list(board.phases.order_by("order").values_list("name", flat=True))
 
 
+@pytest.mark.parametrize(("action", "lines"), [
+    ("Gets expert answers on craftsmanship", ["Gets expert", "answers on", "craftsmanship"]),
+    ("Sees the new collection on Instagram", ["Sees the new", "collection", "on Instagram"]),
+    ("Receives a handwritten thank-you card from the boutique", ["Receives a", "handwritten", "thank-you…"]),
+    ("Uhrmacherhandwerksmeisterbrief", ["Uhrmacherhandw…"]),
+])
+def test_it_labels_the_curve_without_cutting_words_in_two(action, lines):
+    point = insights.CurvePoint(pk=1, number=1, phase="Consideration", action=action, channel="boutique",
+                                moment_of_truth="none", emotion=None)
+    assert point.label_lines == lines
+
+
 def test_it_marks_the_moments_of_truth_on_the_curve(board, facilitator, as_participant):
     good, bad = steps(board)[:2]
     services.rate_micro_interaction(actor=facilitator, interaction=good, emotion=2, moment_of_truth="positive")

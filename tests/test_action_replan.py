@@ -166,3 +166,12 @@ def test_it_offers_no_past_day_in_the_picker_but_the_actions_own(manager, action
     overdue = timezone.localdate() - datetime.timedelta(days=3)
     Action.objects.filter(pk=action.pk).update(due_date=overdue)
     assert f'min="{overdue.isoformat()}"' in client_for(manager).get(url).content.decode()
+
+
+@pytest.mark.parametrize("name", ["action-replan", "action-status"])
+def test_it_sends_a_reload_of_a_refused_form_to_the_actions_page(name, manager, outsider, action):
+    """A refused form shows on its post's address; reloading it (a GET) opens the action."""
+    url = reverse(name, args=[action.pk])
+    response = client_for(manager).get(url)
+    assert response.status_code == 302 and response["Location"] == reverse("action-detail", args=[action.pk])
+    assert client_for(outsider).get(url).status_code == 404

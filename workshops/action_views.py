@@ -24,7 +24,12 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST, require_safe
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from boards import insights as board_insights
 from boards import render as board_render
@@ -282,10 +287,13 @@ def _row(
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def action_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Move an action on, from its page (a plain form) or a row of the Actions page (htmx)."""
+    """Move an action on, from its page (a plain form) or a row of the Actions page (htmx). (A
+    GET, such as a reload of the page a refused form was shown on, goes to the action's page.)"""
     action, member = access.get_action(request.user, pk)
+    if request.method == "GET":
+        return redirect("action-detail", action.pk)
     in_row = bool(request.htmx) and (request.htmx.target or "").startswith("action-row-")
     form = ActionStatusForm(request.POST)
     if not form.is_valid():
@@ -337,10 +345,13 @@ def _seats(action: Action) -> list[Membership]:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def action_replan(request: HttpRequest, pk: int) -> HttpResponse:
-    """Hand an action to someone else, move its due date or rename it, from its page."""
+    """Hand an action to someone else, move its due date or rename it, from its page. (A GET goes
+    to the action's page, as for `action_status`.)"""
     action, member = access.get_action(request.user, pk)
+    if request.method == "GET":
+        return redirect("action-detail", action.pk)
     if not services.can_replan_action(member, action):
         raise PermissionDenied("Only a manager or a facilitator can change who does an action, or by when.")
     seats = _seats(action)

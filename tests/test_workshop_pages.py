@@ -152,15 +152,14 @@ def test_it_shows_the_new_workshop_form(as_facilitator, team, workshop):
     )
 
 
-def test_it_suggests_following_up_the_latest_past_workshop(as_facilitator, team):
+def test_it_plans_a_first_workshop_unless_told_it_follows_one_up(as_facilitator, team):
     today = timezone.localdate()
-    Workshop.objects.create(team=team, title="Long ago", date=today - datetime.timedelta(days=60))
     last = Workshop.objects.create(
         team=team, title="Last month", date=today - datetime.timedelta(days=30)
     )
-    Workshop.objects.create(team=team, title="Next month", date=today + datetime.timedelta(days=30))
     html = as_facilitator.get(f"/teams/{team.pk}/workshops/new/").content.decode()
-    assert f'<option value="{last.pk}" selected>' in html
+    assert f'<option value="{last.pk}">Last month' in html  # offered, not picked
+    assert '<option value="" selected>— Nothing, it&#x27;s a first workshop —</option>' in html
     assert f'value="{today:%Y-%m-%d}"' in html
 
 

@@ -318,9 +318,9 @@ def workshop_create(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("workshop-detail", workshop.pk)
     else:
-        today = timezone.localdate()
-        previous = earlier.filter(date__lt=today).first()
-        form = WorkshopCreateForm(earlier=earlier, initial={"date": today, "follows_up": previous})
+        # A first workshop unless the facilitator says otherwise ("Plan next session" on a closed
+        # workshop makes a follow-up with everything filled in).
+        form = WorkshopCreateForm(earlier=earlier, initial={"date": timezone.localdate()})
     return _page(request, "workshop_new.html", {"team": team, "member": member, "form": form}, form)
 
 

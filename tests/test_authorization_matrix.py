@@ -89,6 +89,7 @@ MATRIX = {
     "workshop-detail": ("get", {"pk": "workshop"}, None, WORKSHOP_READ),
     "workshop-summary": ("get", {"pk": "workshop"}, None, WORKSHOP_READ),
     "workshop-edit": ("post", {"pk": "workshop"}, {}, FACILITATOR),
+    "workshop-status": ("post", {"pk": "workshop"}, {"status": "live"}, FACILITATOR),
     # A closed workshop of the team, outside the guest's seat (the guests' workshop stays open).
     "workshop-plan-next": ("post", {"pk": "closed_workshop"}, {}, TEAM_FACILITATOR),
     "scenario-new": ("post", {"pk": "workshop"}, {}, FACILITATOR),

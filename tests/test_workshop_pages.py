@@ -371,3 +371,40 @@ def test_a_demoted_facilitator_loses_the_tools_at_once(team, facilitator, partic
         f"/workshops/{workshop.pk}/edit/", {"title": "x", "date": "2026-11-20", "status": "closed"}
     )
     assert r.status_code == 403
+
+
+def test_it_takes_a_workshop_live_then_closes_and_reopens_it(as_facilitator, workshop, board):
+    url = f"/workshops/{workshop.pk}/status/"
+    page = as_facilitator.get(f"/workshops/{workshop.pk}/").content.decode()
+    assert '<button type="submit" name="status" value="live" class="primary">Go live</button>' in page
+    for status, button, said in [
+        ("live", "Close the workshop", "The workshop is live."),
+        ("closed", "Reopen", "The workshop is closed: its boards take notes from facilitators only."),
+        ("live", "Close the workshop", "The workshop is live."),
+    ]:
+        r = as_facilitator.post(url, {"status": status}, follow=True)
+        assert r.redirect_chain == [(f"/workshops/{workshop.pk}/", 302)]
+        workshop.refresh_from_db()
+        page = r.content.decode()
+        assert workshop.status == status and said in page and f">{button}</button>" in page
+    # The title, date and follow-up stay as they were; the board heard of the closing.
+    assert (workshop.title, workshop.date) == ("First visit to delivery", datetime.date(2026, 11, 20))
+    board.refresh_from_db()
+    assert board.events.filter(kind="workshop.status").count() == 2
+
+
+def test_it_refuses_a_status_that_does_not_exist(as_facilitator, workshop):
+    r = as_facilitator.post(f"/workshops/{workshop.pk}/status/", {"status": "postponed"}, follow=True)
+    assert "Pick planned, live or closed." in r.content.decode()
+    workshop.refresh_from_db()
+    assert workshop.status == WorkshopStatus.PLANNED
+
+
+@pytest.mark.parametrize("client_name,status", DENIED)
+def test_it_lets_only_facilitators_change_a_workshops_status(request, workshop, facilitator, client_name, status):
+    r = request.getfixturevalue(client_name).post(f"/workshops/{workshop.pk}/status/", {"status": "closed"})
+    assert r.status_code == status
+    workshop.refresh_from_db()
+    assert workshop.status == WorkshopStatus.PLANNED
+    if client_name != "as_outsider":
+        assert "Go live" not in request.getfixturevalue(client_name).get(f"/workshops/{workshop.pk}/").content.decode()

@@ -130,6 +130,12 @@ class WorkshopEditForm(_WorkshopFields):
     field_order = ["title", "date", "status", "follows_up"]
 
 
+class WorkshopStatusForm(forms.Form):
+    """Go live, close or reopen, from the workshop's page: the status alone."""
+
+    status = forms.ChoiceField(choices=WorkshopStatus.choices)
+
+
 class PersonaForm(PageForm):
     id_prefix = "persona"
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("personas/<int:pk>/edit/", views.persona_edit, name="persona-edit"),
     path("workshops/<int:pk>/", views.workshop_detail, name="workshop-detail"),
     path("workshops/<int:pk>/edit/", views.workshop_edit, name="workshop-edit"),
+    path("workshops/<int:pk>/status/", views.workshop_status, name="workshop-status"),
     path("workshops/<int:pk>/scenarios/new/", views.scenario_create, name="scenario-new"),
     path("scenarios/<int:pk>/edit/", views.scenario_edit, name="scenario-edit"),
     path("workshops/<int:pk>/invitations/", views.invitation_list, name="invitation-list"),

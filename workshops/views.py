@@ -43,6 +43,7 @@ from workshops.forms import (
     TeamForm,
     WorkshopCreateForm,
     WorkshopEditForm,
+    WorkshopStatusForm,
     add_service_errors,
 )
 from workshops.models import (
@@ -393,6 +394,33 @@ def workshop_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if saved is None:
         return _workshop_page(request, workshop, member, edit_form=form)
     messages.success(request, "Workshop saved.")
+    return redirect("workshop-detail", workshop.pk)
+
+
+STATUS_SAVED = {
+    WorkshopStatus.LIVE: "The workshop is live.",
+    WorkshopStatus.CLOSED: "The workshop is closed: its boards take notes from facilitators only.",
+    WorkshopStatus.PLANNED: "The workshop is planned again.",
+}
+
+
+@login_required
+@require_POST
+def workshop_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Go live, close or reopen the workshop in one click; everything else stays as it is."""
+    workshop, member = access.get_workshop(request.user, pk)
+    access.require_facilitator(member)
+    form = WorkshopStatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick planned, live or closed.")
+        return redirect("workshop-detail", workshop.pk)
+    try:
+        services.update_workshop(actor=member, workshop=workshop, title=workshop.title, date=workshop.date,
+                                 status=form.cleaned_data["status"], follows_up=workshop.follows_up)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, STATUS_SAVED[form.cleaned_data["status"]])
     return redirect("workshop-detail", workshop.pk)
 
 

@@ -446,3 +446,27 @@ def test_it_asks_anonymous_visitors_to_sign_in_for_my_actions(db):
 def test_it_links_the_team_actions_from_the_home_page(as_manager, team):
     page = as_manager.get("/").content.decode()
     assert f'href="/teams/{team.pk}/actions/"' in page
+
+
+def test_it_offers_as_owners_the_team_less_removed_guests_who_own_nothing(as_manager, team, facilitator, workshop, board):
+    from tests.test_guest_access import join
+
+    _, gone = join(facilitator, workshop, display_name="Tomás")
+    _, owner = join(facilitator, workshop, display_name="Inès")
+    note = board_services.add_note(actor=facilitator, scenario=board, phase=board.phases.first(), kind="friction",
+                                   text="No seat offered while the strap was fitted")
+    services.create_action(actor=facilitator, scenario=board, notes=[note], title="Offer a seat", owner=owner,
+                           due_date=timezone.localdate() + datetime.timedelta(days=7))
+    services.revoke_guest(actor=facilitator, membership=gone)
+    services.revoke_guest(actor=facilitator, membership=owner)
+    html = as_manager.get(f"/teams/{team.pk}/actions/").content.decode()
+    owners = re.search(r'<select name="owner".*?</select>', html, re.S).group(0)
+    assert f'value="{owner.pk}"' in owners  # removed, but the owner of an action
+    assert f'value="{gone.pk}"' not in owners and f'value="{facilitator.pk}"' in owners
+
+
+def test_it_tells_an_empty_list_from_filters_that_match_nothing(as_manager, team, workshop):
+    html = as_manager.get(f"/teams/{team.pk}/actions/").content.decode()
+    assert "No actions yet. Actions appear here when a facilitator turns frictions into actions" in html
+    html = as_manager.get(f"/teams/{team.pk}/actions/?status=done").content.decode()
+    assert "No action matches these filters." in html and f'href="/teams/{team.pk}/actions/">Show every action' in html

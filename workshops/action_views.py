@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
@@ -106,7 +106,12 @@ def _filtered(
     request: HttpRequest, team: Team, member: Membership
 ) -> tuple[ActionFilterForm, list[Action]]:
     """The filter form (its choices are the team's own) and the actions it lets through."""
-    members = sorted(team.memberships.select_related("user"), key=lambda m: m.name.lower())
+    # Owners to filter by: the team's people, less those removed who own nothing here.
+    owns = Exists(Action.objects.filter(owner=OuterRef("pk")))
+    members = sorted(
+        team.memberships.select_related("user").filter(Q(revoked_at__isnull=True) | owns),
+        key=lambda m: m.name.lower(),
+    )
     phase_names = Phase.objects.filter(notes__actions__workshop__team=team).values_list(
         "name", flat=True
     )
@@ -133,6 +138,7 @@ def team_actions(request: HttpRequest, team_id: int) -> HttpResponse:
         "form": form,
         "actions": actions,
         "overdue_count": sum(1 for a in actions if a.overdue),
+        "filtered": bool(form.filters()),
         "query": request.GET.urlencode(),
         "today": timezone.localdate(),
         "next": request.get_full_path(),

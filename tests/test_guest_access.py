@@ -448,3 +448,13 @@ def test_it_reads_the_same_with_or_without_bidi_and_invisible_marks(raw, mark):
     except ValidationError:
         return
     assert invitations.clean_display_name(mark + raw + mark) == expected
+
+
+def test_it_counts_the_guests_who_still_have_access(facilitator, workshop):
+    join(facilitator, workshop, display_name="Inès")
+    _, gone = join(facilitator, workshop, display_name="Marco")
+    page = client_for(facilitator).get(reverse("workshop-detail", args=[workshop.pk])).content.decode()
+    assert '<span class="count" title="with access now">2</span></h2>' in page
+    services.revoke_guest(actor=facilitator, membership=gone)
+    page = client_for(facilitator).get(reverse("workshop-detail", args=[workshop.pk])).content.decode()
+    assert '<span class="count" title="with access now">1</span> <span class="muted small">· 1 removed</span>' in page

@@ -359,6 +359,8 @@ def _workshop_page(
         context["guests"] = list(
             workshop.guests.select_related("user").order_by("revoked_at", "display_name", "pk")
         )
+        context["guests_removed"] = sum(1 for g in context["guests"] if g.revoked_at is not None)
+        context["guests_in"] = len(context["guests"]) - context["guests_removed"]
         now = timezone.now()
         context["open_invitations"] = 0 if workshop.status == WorkshopStatus.CLOSED else workshop.invitations.filter(
             revoked_at__isnull=True, expires_at__gt=now

@@ -66,11 +66,12 @@
     if (e.target.closest("#toast")) e.target.closest("#toast").replaceChildren();
     else closeDialog();
   });
-  // A refusal (403) or a gone object (404) for a form that swaps itself, like the capture form,
-  // is told in the toast: the form, and what was typed in it, stay.
+  // The error page's message (403, 404) for a form that swaps itself, like the capture form, is
+  // told in the toast: the form, and what was typed in it, stay.
   document.addEventListener("htmx:beforeSwap", function (e) {
     var xhr = e.detail.xhr, toast = document.getElementById("toast"), target = e.detail.target;
     if (!toast || !xhr || (xhr.status !== 403 && xhr.status !== 404)) return;
+    if (!xhr.getResponseHeader("X-Error-Fragment")) return; // a form with its own errors: in place
     if (target && (target.id === "dialog-body" || target.id === "toast")) return;
     e.detail.target = toast;
     e.detail.swapOverride = "innerHTML";

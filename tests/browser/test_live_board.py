@@ -368,9 +368,18 @@ def test_it_wraps_a_long_phase_name_and_keeps_its_tools_in_reach(desktop, phone,
     dialog.get_by_label("Name").fill(name)
     dialog.get_by_role("button", name="Add phase").click()
     phase = desktop.locator("#board .phase", has_text=name)
-    right = phase.get_by_role("button", name=f"Move {name} right")
-    expect(right).to_be_visible()
-    column, button = phase.bounding_box(), right.bounding_box()
+    left = phase.get_by_role("button", name=f"Move {name} left")
+    expect(left).to_be_visible()
+    # The last phase has nowhere to go right: its ▶ keeps its place, unseen.
+    right = phase.locator(".phase-head .move-next button")
+    expect(right).to_be_hidden()
+    first = desktop.locator("#board > section.phase").first  # nowhere to go left; its first step, up
+    expect(first.locator(".phase-head .move-prev button")).to_be_hidden()
+    expect(first.locator(".phase-head .move-next button")).to_be_visible()
+    expect(first.locator(".interaction").first.locator(".move-prev button")).to_be_hidden()
+    expect(first.locator(".interaction").nth(1).locator(".move-prev button")).to_be_visible()
+    column = phase.bounding_box()
+    button = right.evaluate("b => { const r = b.getBoundingClientRect(); return {x: r.x, width: r.width}; }")
     assert button["x"] + button["width"] <= column["x"] + column["width"], "the ▶ button sticks out of its phase"
     heading = phase.locator("h2").bounding_box()
     assert heading["x"] + heading["width"] <= column["x"] + column["width"], "the name runs out of its phase"

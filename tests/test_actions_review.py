@@ -470,3 +470,18 @@ def test_it_tells_an_empty_list_from_filters_that_match_nothing(as_manager, team
     assert "No actions yet. Actions appear here when a facilitator turns frictions into actions" in html
     html = as_manager.get(f"/teams/{team.pk}/actions/?status=done").content.decode()
     assert "No action matches these filters." in html and f'href="/teams/{team.pk}/actions/">Show every action' in html
+
+
+def test_it_flags_an_action_due_today_everywhere_it_shows(as_manager, team, facilitator, participant, board):
+    note = board_services.add_note(actor=facilitator, scenario=board, phase=board.phases.first(), kind="friction",
+                                   text="The engraving took three weeks")
+    today = timezone.localdate()
+    action = services.create_action(actor=facilitator, scenario=board, notes=[note], title="Quote engraving times",
+                                    owner=participant, due_date=today)
+    badge = '<strong class="due-today-badge'
+    row = re.search(rf'id="action-row-{action.pk}".*?</tr>', as_manager.get(f"/teams/{team.pk}/actions/").content.decode(), re.S)
+    assert badge in row.group(0) and "overdue-badge" not in row.group(0)
+    assert badge in as_manager.get(f"/actions/{action.pk}/").content.decode()
+    assert badge in client_for(participant).get("/actions/mine/").content.decode()
+    services.update_action_status(actor=participant, action=action, status=ActionStatus.DONE, version=action.version)
+    assert badge not in as_manager.get(f"/actions/{action.pk}/").content.decode()  # done: nothing is due

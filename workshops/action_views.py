@@ -64,6 +64,7 @@ def _annotate(actions: list[Action], member: Membership, today: datetime.date) -
     for action in actions:
         action.phase_names = list(dict.fromkeys(n.phase.name for n in action.notes.all()))
         action.overdue = action.is_overdue(today)
+        action.due_today = action.is_due_today(today)
         action.can_update = services.can_update_action(member, action)
     return actions
 
@@ -251,6 +252,7 @@ def _detail(
         "replan": replan if can_replan else None,
         "error": error,
         "overdue": action.is_overdue(),
+        "due_today": action.is_due_today(),
     }
     return render(request, "workshops/action_detail.html", context, status=status)
 
@@ -481,6 +483,7 @@ def review_first(workshop: Workshop) -> dict[str, Any]:
     today = timezone.localdate()
     for action in actions:
         action.overdue = action.is_overdue(today)
+        action.due_today = action.is_due_today(today)
     return {"previous_workshop": workshop.follows_up, "review_actions": actions}
 
 

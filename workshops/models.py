@@ -229,6 +229,9 @@ class Action(models.Model):
         today = today or timezone.localdate()
         return not self.is_closed and self.due_date < today
 
+    def is_due_today(self, today=None) -> bool:
+        return not self.is_closed and self.due_date == (today or timezone.localdate())
+
 
 class ActionUpdate(models.Model):
     """One step in an action's history: a status change and the comment that came with it, or a

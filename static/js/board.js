@@ -259,6 +259,12 @@
   }
   document.addEventListener("htmx:wsAfterMessage", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
+  // A phone opens on the notes: the emotion curve starts folded there (a tap opens it).
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.matchMedia("(max-width: 640px)").matches) return;
+    var curve = document.querySelector(".insight-curve");
+    if (curve) curve.open = false;
+  });
   setInterval(tick, 250);
 
   // Phones sleep and change networks: reconnect as soon as they are back.

@@ -66,6 +66,11 @@ def test_it_draws_the_emotion_curve_and_the_teams_consensus_live(
     expect(curve.locator(".curve-mot.mot-positive")).to_have_count(3)
     expect(curve.locator(".curve-mot.mot-negative")).to_have_count(3)
     expect(sam.locator(".rate-tools").first).to_be_hidden()
+    # A phone opens on the notes: its curve starts folded, and opens with a tap.
+    expect(sam.locator("details.insight-curve")).not_to_have_attribute("open", "")
+    expect(sam.locator("#emotion-curve svg.curve-svg")).to_be_hidden()
+    sam.locator("details.insight-curve summary").click()
+    expect(sam.locator("#emotion-curve svg.curve-svg")).to_be_visible()
 
     # Consensus mode: the facilitator opens emotion rating; everyone gets the buttons.
     fiona.locator("#session summary", has_text="Facilitate").click()

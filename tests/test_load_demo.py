@@ -263,3 +263,14 @@ def test_it_gives_the_manager_actions_to_review_and_staff_their_own(loaded):
     mine = client_for(sam).get("/actions/mine/").content.decode()
     assert "Tell every client where their watch is" in mine
     assert "Send service estimates by e-mail" not in mine  # Léa's
+
+
+def test_it_gives_the_earlier_session_a_curve_and_a_revealed_vote_to_summarise(loaded):
+    earlier = Workshop.objects.get(team=loaded.workshop.team, title=demo.EARLIER_WORKSHOP_TITLE)
+    marc = Membership.objects.get(team=earlier.team, user__username="marc")
+    page = client_for(marc).get(f"/workshops/{earlier.pk}/summary/").content.decode()
+    assert "From the last revealed vote: 3 voters." in page
+    assert page.index("Henri called twice") < page.index("nobody called") < page.index("The service estimate came")
+    assert page.count('class="curve-point') == len(demo.EARLIER_RATINGS)
+    assert "Is invited to a private event" in page.split("Moments of truth")[1]
+    assert "No vote revealed" not in page

@@ -284,6 +284,26 @@ EARLIER_NOTES: tuple[NoteData, ...] = (
              "friend."),
 )
 
+# How Henri felt at each step the team rated then, and the moments of truth they marked.
+EARLIER_RATINGS: tuple[Rating, ...] = (
+    Rating("Consideration", "Books a private appointment", 1),
+    Rating("Consideration", "Is welcomed and told the brand story in the boutique", 1),
+    Rating("Service", "Unboxes the piece at home", 1),
+    Rating("Service", "Registers the warranty online", -1),
+    Rating("Service", "Brings the piece in for servicing", -2, MomentOfTruth.NEGATIVE),
+    Rating("Loyalty & Advocacy", "Receives a personal follow-up from the associate", -2, MomentOfTruth.NEGATIVE),
+    Rating("Loyalty & Advocacy", "Is invited to a private event", 2, MomentOfTruth.POSITIVE),
+    Rating("Loyalty & Advocacy", "Shares the piece on social media", 0),
+)
+
+# The dots of that session's vote (3 each, at most 2 on a note): who, and a few words of the note.
+EARLIER_VOTES: tuple[tuple[str, str], ...] = (
+    ("sam", "Henri called twice"), ("sam", "Henri called twice"), ("sam", "nobody called"),
+    ("lea", "Henri called twice"), ("lea", "The service estimate came by post"),
+    ("lea", "The service estimate came by post"),
+    ("marc", "nobody called"), ("marc", "nobody called"), ("marc", "Henri called twice"),
+)
+
 EARLIER_ACTIONS: tuple[ActionData, ...] = (
     ActionData("Tell every client where their watch is in the service workshop, by SMS at each step",
                "Henri called twice", "sam", 6, "in_progress",

@@ -237,6 +237,18 @@ def load_earlier_session(facilitator: Membership, members: dict[str, Membership]
         )
         for n in demo.EARLIER_NOTES
     ]
+    for rating in demo.EARLIER_RATINGS:
+        board_services.rate_micro_interaction(
+            actor=facilitator,
+            interaction=_lookup(interactions, (rating.phase, rating.action)),
+            emotion=rating.emotion,
+            moment_of_truth=rating.moment_of_truth,
+        )
+    board_services.open_voting_round(actor=facilitator, scenario=scenario)
+    for voter, words in demo.EARLIER_VOTES:
+        board_services.cast_vote(actor=members[voter], note=_note_with(notes, words))
+    board_services.close_voting_round(actor=facilitator, scenario=scenario)
+    board_services.reveal_votes(actor=facilitator, scenario=scenario)
     for a in demo.EARLIER_ACTIONS:
         action = workshop_services.create_action(
             actor=facilitator,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.test import Client
 
 from boards import services as board_services
-from workshops.models import Persona
+from workshops.models import Persona, Workshop
 
 DENIED = [("as_participant", 403), ("as_manager", 403), ("as_outsider", 404)]
 
@@ -180,3 +182,16 @@ def test_it_sends_anonymous_visitors_to_sign_in_before_editing_personas(persona)
     assert_login_redirect(Client().post(f"/personas/{persona.pk}/edit/", HELENE))
     persona.refresh_from_db()
     assert persona.name == "Camille"
+
+
+def test_it_goes_back_to_the_workshop_it_was_asked_from(as_facilitator, team):
+    workshop = Workshop.objects.create(team=team, title="Gifting season", date=datetime.date(2026, 12, 10))
+    page = as_facilitator.get(f"/workshops/{workshop.pk}/").content.decode()
+    link = f"/teams/{team.pk}/personas/new/?next=/workshops/{workshop.pk}/"
+    assert f'href="{link}"' in page
+    form = as_facilitator.get(link).content.decode()
+    assert f'<input type="hidden" name="next" value="/workshops/{workshop.pk}/">' in form
+    r = as_facilitator.post(link, {**HELENE, "next": f"/workshops/{workshop.pk}/"})
+    assert r.status_code == 302 and r["Location"] == f"/workshops/{workshop.pk}/"
+    r = as_facilitator.post(f"/teams/{team.pk}/personas/new/", {**HELENE, "name": "Other", "next": "https://elsewhere.example/"})
+    assert r.status_code == 302 and r["Location"] == f"/teams/{team.pk}/personas/"  # never off the site

@@ -531,8 +531,11 @@ def persona_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if persona is not None:
             messages.success(request, f"{persona.name} joins the team's personas.")
-            return redirect("persona-list", team.pk)
-    return _page(request, "persona_form.html", _persona_context(team, member, form, None), form)
+            # Back where the facilitator came from (a workshop's "create one"), or to the list.
+            return redirect(action_views._next_url(request, request.POST.get("next"), reverse("persona-list", args=[team.pk])))
+    context = _persona_context(team, member, form, None)
+    context["next"] = request.POST.get("next") or request.GET.get("next", "")
+    return _page(request, "persona_form.html", context, form)
 
 
 @login_required

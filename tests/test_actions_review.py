@@ -460,7 +460,7 @@ def test_it_offers_as_owners_the_team_less_removed_guests_who_own_nothing(as_man
     services.revoke_guest(actor=facilitator, membership=gone)
     services.revoke_guest(actor=facilitator, membership=owner)
     html = as_manager.get(f"/teams/{team.pk}/actions/").content.decode()
-    owners = re.search(r'<select name="owner".*?</select>', html, re.S).group(0)
+    owners = re.search(r'<select name="owner".*?</select>', html, re.DOTALL).group(0)
     assert f'value="{owner.pk}"' in owners  # removed, but the owner of an action
     assert f'value="{gone.pk}"' not in owners and f'value="{facilitator.pk}"' in owners
 
@@ -479,7 +479,7 @@ def test_it_flags_an_action_due_today_everywhere_it_shows(as_manager, team, faci
     action = services.create_action(actor=facilitator, scenario=board, notes=[note], title="Quote engraving times",
                                     owner=participant, due_date=today)
     badge = '<strong class="due-today-badge'
-    row = re.search(rf'id="action-row-{action.pk}".*?</tr>', as_manager.get(f"/teams/{team.pk}/actions/").content.decode(), re.S)
+    row = re.search(rf'id="action-row-{action.pk}".*?</tr>', as_manager.get(f"/teams/{team.pk}/actions/").content.decode(), re.DOTALL)
     assert badge in row.group(0) and "overdue-badge" not in row.group(0)
     assert badge in as_manager.get(f"/actions/{action.pk}/").content.decode()
     assert badge in client_for(participant).get("/actions/mine/").content.decode()

@@ -240,6 +240,10 @@ def test_it_prints_the_whole_journey_as_an_a3_poster(desktop, sign_in, board_url
     expect(desktop.locator(".poster .curve-point")).to_have_count(18)
     expect(desktop.locator(".poster-ranking li").first).to_contain_text("ignored for ten minutes")
     expect(desktop.locator(".poster .metric").first).to_contain_text("Chat reply")
+    # On a laptop's screen every column of the heatmap is in sight, on a row of its own.
+    heat = desktop.locator(".poster-heat")
+    assert heat.evaluate("el => el.scrollWidth <= el.clientWidth")
+    assert heat.bounding_box()["width"] > desktop.viewport_size["width"] * 0.9
 
     # Printed, it is one A3 landscape sheet (the page's own @page rule), without the toolbar.
     desktop.set_viewport_size(A3_LANDSCAPE)

@@ -62,9 +62,11 @@ def _dialog(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
     return render(request, f"{PAGE}#dialog-form", context, status=status)
 
 
-def _done() -> HttpResponse:
-    """A dialog's post succeeded: close it. The change itself arrives through the websocket."""
-    return trigger_client_event(HttpResponse(status=204), "dialog:close")
+def _done(reveal: str = "") -> HttpResponse:
+    """A dialog's post succeeded: close it. The change itself arrives through the websocket;
+    `reveal` names the element it makes, which the page then scrolls into sight (board.js)."""
+    response = trigger_client_event(HttpResponse(status=204), "dialog:close")
+    return trigger_client_event(response, "board:reveal", {"id": reveal}) if reveal else response
 
 
 def _target(scenario, phase_id: int | None, interaction_id: int | None):
@@ -344,8 +346,9 @@ def phase_add(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            services.add_phase(actor=member, scenario=scenario, name=d["name"], goal=d["goal"], request_id=d["request_id"])
-            return _done()
+            phase = services.add_phase(actor=member, scenario=scenario, name=d["name"], goal=d["goal"],
+                                       request_id=d["request_id"])
+            return _done(reveal=f"phase-{phase.pk}")
         except ValidationError as exc:
             add_service_errors(form, exc)
     return _dialog(request, {

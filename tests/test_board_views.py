@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import uuid
 
 import pytest
@@ -314,6 +316,8 @@ def test_it_lets_the_facilitator_add_rename_and_move_phases(as_facilitator, boar
     assert r.status_code == 204
     phase = Phase.objects.get(scenario=board, name="Repair")
     assert phase.order == 5
+    # The dialog closes, and the page brings the new phase into sight.
+    assert json.loads(r["HX-Trigger"]) == {"dialog:close": {}, "board:reveal": {"id": f"phase-{phase.pk}"}}
     r = as_facilitator.post(f"/phases/{phase.pk}/edit/", {"name": "Repair & care", "goal": "", "version": phase.version}, **HX)
     assert r.status_code == 204
     assert as_facilitator.post(f"/phases/{phase.pk}/move/", {"position": 0}, **HX).status_code == 204

@@ -259,6 +259,21 @@
   }
   document.addEventListener("htmx:wsAfterMessage", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
+  // What this person just added (a phase, far right on a wide board) comes into sight, whether
+  // its push arrives before the answer to their post or after it.
+  var toReveal = null;
+  function reveal() {
+    var el = toReveal && document.getElementById(toReveal);
+    if (!el) return;
+    toReveal = null;
+    el.scrollIntoView({ behavior: "smooth", block: "nearest", inline: "nearest" });
+  }
+  document.addEventListener("board:reveal", function (e) {
+    toReveal = e.detail && e.detail.id;
+    reveal();
+  });
+  document.addEventListener("htmx:wsAfterMessage", reveal);
+
   // A phone opens on the notes: the emotion curve starts folded there (a tap opens it).
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.matchMedia("(max-width: 640px)").matches) return;

@@ -368,6 +368,7 @@ def test_it_wraps_a_long_phase_name_and_keeps_its_tools_in_reach(desktop, phone,
     dialog.get_by_label("Name").fill(name)
     dialog.get_by_role("button", name="Add phase").click()
     phase = desktop.locator("#board .phase", has_text=name)
+    expect(phase.locator("h2")).to_be_in_viewport()  # added at the far right, brought into sight
     left = phase.get_by_role("button", name=f"Move {name} left")
     expect(left).to_be_visible()
     # The last phase has nowhere to go right: its ▶ keeps its place, unseen.

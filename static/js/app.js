@@ -80,6 +80,22 @@
     if (e.target.id === "dialog") document.getElementById("dialog-body").replaceChildren();
   }, true);
 
+  // "Copy link": the field's text to the clipboard (or selected, where the page may not copy:
+  // plain http on a shop's network), and the button says which.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest("[data-copy-from]");
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-copy-from"));
+    if (!field) return;
+    field.select();
+    var said = function (text) { button.textContent = text; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(function () { said("Copied"); }, function () { said("Selected: copy it"); });
+    } else {
+      said(document.execCommand && document.execCommand("copy") ? "Copied" : "Selected: copy it");
+    }
+  });
+
   // A request that failed on the network keeps its form (and its request id) so it can be retried.
   document.addEventListener("htmx:sendError", function (e) {
     var form = e.detail.elt.closest && e.detail.elt.closest("form");

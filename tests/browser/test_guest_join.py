@@ -51,6 +51,12 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     assert box["width"] >= 200 and abs(box["width"] - box["height"]) < 2
     link = desktop.locator("#invite-url").input_value()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/join/[A-Za-z0-9_-]{43}/", link)
+    copy = desktop.locator("button[data-copy-from=invite-url]")
+    expect(copy).to_have_text("Copy link")
+    copy.click()  # plain http: the link is selected for the facilitator to copy, and they are told
+    expect(copy).to_have_text(re.compile("Copied|Selected: copy it"))
+    assert desktop.evaluate("document.getSelection().toString() || document.activeElement.value.slice("
+                            "document.activeElement.selectionStart, document.activeElement.selectionEnd)") == link
     desktop.screenshot(path=shot("invite.png"), full_page=True)
 
     # The facilitator opens the board on the projector.

@@ -184,13 +184,7 @@ def load() -> Scenario:
         (mi.phase.name, mi.action): mi
         for mi in MicroInteraction.objects.filter(phase__scenario=scenario).select_related("phase")
     }
-    for rating in demo.RATINGS:
-        board_services.rate_micro_interaction(
-            actor=facilitator,
-            interaction=_lookup(interactions, (rating.phase, rating.action)),
-            emotion=rating.emotion,
-            moment_of_truth=rating.moment_of_truth,
-        )
+    _rate(facilitator, interactions, demo.RATINGS)
 
     for note in demo.NOTES:
         board_services.add_note(
@@ -237,13 +231,7 @@ def load_earlier_session(facilitator: Membership, members: dict[str, Membership]
         )
         for n in demo.EARLIER_NOTES
     ]
-    for rating in demo.EARLIER_RATINGS:
-        board_services.rate_micro_interaction(
-            actor=facilitator,
-            interaction=_lookup(interactions, (rating.phase, rating.action)),
-            emotion=rating.emotion,
-            moment_of_truth=rating.moment_of_truth,
-        )
+    _rate(facilitator, interactions, demo.EARLIER_RATINGS)
     board_services.open_voting_round(actor=facilitator, scenario=scenario)
     for voter, words in demo.EARLIER_VOTES:
         board_services.cast_vote(actor=members[voter], note=_note_with(notes, words))
@@ -270,6 +258,17 @@ def load_earlier_session(facilitator: Membership, members: dict[str, Membership]
         status=WorkshopStatus.CLOSED,
         follows_up=None,
     )
+
+
+def _rate(facilitator: Membership, interactions: dict, ratings: tuple[demo.Rating, ...]) -> None:
+    """The facilitator's emotion and moment of truth for each step named in `ratings`."""
+    for rating in ratings:
+        board_services.rate_micro_interaction(
+            actor=facilitator,
+            interaction=_lookup(interactions, (rating.phase, rating.action)),
+            emotion=rating.emotion,
+            moment_of_truth=rating.moment_of_truth,
+        )
 
 
 def _note_with(notes: list[Note], words: str) -> Note:

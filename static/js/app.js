@@ -80,6 +80,12 @@
     if (e.target.id === "dialog") document.getElementById("dialog-body").replaceChildren();
   }, true);
 
+  // A form that can't be undone asks first (data-confirm holds the question).
+  document.addEventListener("submit", function (e) {
+    var question = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) e.preventDefault();
+  }, true);
+
   // "Copy link": the field's text to the clipboard (or selected, where the page may not copy:
   // plain http on a shop's network), and the button says which.
   document.addEventListener("click", function (e) {

@@ -94,6 +94,12 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     page_errors = watch_errors(page)
     page.goto(workshop_url)
     guest_row = page.locator("#guests .guest", has_text=GUEST)
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))  # asked first: not now
+    guest_row.get_by_role("button", name=f"Remove {GUEST} from this workshop").click()
+    expect(guest_row).not_to_contain_text("Removed")
+    assert asked == [f"Remove {GUEST} from this workshop? Their board closes at once."]
+    page.once("dialog", lambda d: d.accept())
     guest_row.get_by_role("button", name=f"Remove {GUEST} from this workshop").click()
     expect(page.locator(".flash")).to_contain_text(f"{GUEST} no longer has access")
     expect(page.locator("#guests .guest", has_text=GUEST)).to_contain_text("Removed")

@@ -95,6 +95,7 @@ MATRIX = {
     "scenario-new": ("post", {"pk": "workshop"}, {}, FACILITATOR),
     "scenario-edit": ("get", {"pk": "board"}, None, FACILITATOR),
     "invitation-list": ("get", {"pk": "workshop"}, None, FACILITATOR),
+    "invitation-show": ("get", {"pk": "invitation"}, None, FACILITATOR),
     "invitation-rotate": ("post", {"pk": "invitation"}, {}, FACILITATOR),
     "invitation-revoke": ("post", {"pk": "invitation"}, {}, FACILITATOR),
     "guest-revoke": ("post", {"pk": "workshop", "member_pk": "other_guest"}, {}, FACILITATOR),

@@ -1,5 +1,6 @@
-"""Invitation links: random tokens stored only as hashes, scoped to one workshop, expiring;
-facilitators make, replace and withdraw them, and see each new link once with its QR code."""
+"""Invitation links: random tokens stored only as hashes (and a seed the server's key turns back
+into the token), scoped to one workshop, expiring; facilitators make, show again, replace and
+withdraw them, with their QR code."""
 
 from __future__ import annotations
 
@@ -68,6 +69,16 @@ def test_it_stores_only_the_hash_of_the_token(facilitator, workshop):
     invitation.refresh_from_db()
     assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert token not in everything_in_the_database()
+
+
+def test_it_needs_the_servers_key_to_make_a_token_from_its_seed(facilitator, workshop, settings):
+    invitation, token = make(facilitator, workshop)
+    invitation.refresh_from_db()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", invitation.token_seed) and invitation.token_seed != token
+    assert invitations.shown_token(invitation) == token
+    settings.SECRET_KEY = "another key, as in a copy of the database on another server"
+    assert invitations.shown_token(invitation) is None
+    assert invitations.find(token).usable  # the link itself still works
 
 
 def test_it_scopes_a_token_to_its_workshop(facilitator, workshop, team):
@@ -205,7 +216,7 @@ def test_it_lets_no_one_in_through_a_closed_workshops_link(as_facilitator, facil
 # The facilitator's page ----------------------------------------------------------------------------
 
 
-def test_it_shows_a_new_link_once_with_its_qr_code(as_facilitator, workshop):
+def test_it_shows_a_new_link_with_its_qr_code(as_facilitator, workshop):
     url = reverse("invitation-list", args=[workshop.pk])
     r = as_facilitator.post(url, {"hours": "24"})
     assert r.status_code == 200
@@ -219,6 +230,46 @@ def test_it_shows_a_new_link_once_with_its_qr_code(as_facilitator, workshop):
     again = as_facilitator.get(url).content.decode()
     assert token not in again and 'id="invite-qr"' not in again
     assert 'id="invitation-' in again
+
+
+def test_it_shows_an_open_link_again_with_its_qr_code(as_facilitator, facilitator, workshop):
+    invitation, token = make(facilitator, workshop)
+    listing = as_facilitator.get(reverse("invitation-list", args=[workshop.pk])).content.decode()
+    show = reverse("invitation-show", args=[invitation.pk])
+    assert f'href="{show}#invite-fresh"' in listing
+    r = as_facilitator.get(show)
+    assert r.status_code == 200 and "no-store" in r["Cache-Control"]
+    page = r.content.decode()
+    assert link_in(page) == token
+    assert "<svg" in page.split('id="invite-qr"', 1)[1].split("</div>", 1)[0]
+    assert 'aria-current="true"' in page.split(f'id="invitation-{invitation.pk}"', 1)[1].split("</li>", 1)[0]
+    # Replaced: the new token shows, the old one nowhere.
+    services.rotate_invitation(actor=facilitator, invitation=invitation)
+    page = as_facilitator.get(show).content.decode()
+    assert link_in(page) != token and token not in page
+
+
+def test_it_does_not_show_a_closed_link_again(as_facilitator, facilitator, workshop):
+    withdrawn, token = make(facilitator, workshop)
+    services.revoke_invitation(actor=facilitator, invitation=withdrawn)
+    expired, other = make(facilitator, workshop)
+    Invitation.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+    for invitation, t in ((withdrawn, token), (expired, other)):
+        r = as_facilitator.get(reverse("invitation-show", args=[invitation.pk]), follow=True)
+        page = r.content.decode()
+        assert r.redirect_chain == [(reverse("invitation-list", args=[workshop.pk]), 302)]
+        assert "This link no longer works" in page and t not in page
+        assert f'href="{reverse("invitation-show", args=[invitation.pk])}' not in page
+
+
+def test_it_asks_to_replace_a_link_it_cannot_show_again(as_facilitator, facilitator, workshop):
+    invitation, token = make(facilitator, workshop)
+    Invitation.objects.filter(pk=invitation.pk).update(token_seed="")  # made before seeds were kept
+    listing = as_facilitator.get(reverse("invitation-list", args=[workshop.pk])).content.decode()
+    assert f'href="{reverse("invitation-show", args=[invitation.pk])}' not in listing
+    r = as_facilitator.get(reverse("invitation-show", args=[invitation.pk]), follow=True)
+    assert "replace it to get a new one" in r.content.decode()
+    assert invitations.find(token).usable
 
 
 def test_it_lists_links_with_their_state(as_facilitator, facilitator, workshop):
@@ -279,6 +330,8 @@ def test_it_lets_only_the_facilitators_revoke_or_rotate(
     client = client_for(request.getfixturevalue(who))
     assert client.post(reverse("invitation-revoke", args=[invitation.pk])).status_code == status
     assert client.post(reverse("invitation-rotate", args=[invitation.pk])).status_code == status
+    shown = client.get(reverse("invitation-show", args=[invitation.pk]))
+    assert shown.status_code == status and token not in shown.content.decode()
     invitation.refresh_from_db()
     assert invitation.revoked_at is None and invitation.token_hash == invitations.hash_token(token)
     anonymous = Client().post(reverse("invitation-revoke", args=[invitation.pk]))
@@ -305,5 +358,6 @@ def test_it_refuses_the_invitation_pages_to_a_guest(facilitator, workshop):
     guest = workshop.guests.get()
     assert phone.get(reverse("invitation-list", args=[workshop.pk])).status_code == 403
     assert phone.post(reverse("invitation-rotate", args=[invitation.pk])).status_code == 403
+    assert phone.get(reverse("invitation-show", args=[invitation.pk])).status_code == 403
     with pytest.raises(PermissionDenied):
         services.create_invitation(actor=guest, workshop=workshop)

@@ -1,12 +1,17 @@
 """Invitation links: their tokens, the QR code that carries them, and guests' display names.
 
-A token is 32 random bytes from `secrets` (256 bits, 43 URL-safe characters). The database
-keeps only its SHA-256, so a copy of the database opens no workshop; the token itself is shown
-once, to the facilitator who made or rotated the link. The writes live in workshops.services.
+A token is the HMAC-SHA256, under the server's SECRET_KEY, of 32 random bytes from `secrets`
+(the link's seed): 256 bits, 43 URL-safe characters. The database keeps the seed and the token's
+SHA-256, never the token: a copy of the database opens no workshop without the server's key,
+while the server can make the token again from the seed, so the facilitators can show a link's
+QR code again at the next session. A link is found by its token's SHA-256, so changing the
+SECRET_KEY leaves links working; only showing them again needs the key they were made with.
+The writes live in workshops.services.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 
 import segno
 from django.core.exceptions import ValidationError
+from django.utils.crypto import salted_hmac
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -32,8 +38,27 @@ DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 SPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+TOKEN_KEY_SALT = "journeymap.invitation-token"
+
+
+def new_token() -> tuple[str, str]:
+    """A new link's seed (stored) and token (only in the link)."""
+    seed = secrets.token_urlsafe(TOKEN_BYTES)
+    return seed, token_from_seed(seed)
+
+
+def token_from_seed(seed: str) -> str:
+    digest = salted_hmac(TOKEN_KEY_SALT, seed, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def shown_token(invitation: Invitation) -> str | None:
+    """The token of a link, made again from its seed, or None: a link made before seeds were kept,
+    or under another SECRET_KEY, can't be shown again (it still works)."""
+    if not invitation.token_seed:
+        return None
+    token = token_from_seed(invitation.token_seed)
+    return token if hash_token(token) == invitation.token_hash else None
 
 
 def hash_token(token: str) -> str:

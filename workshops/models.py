@@ -131,12 +131,15 @@ class Workshop(models.Model):
 class Invitation(models.Model):
     """A link (and its QR code) that lets boutique staff join one workshop with a name only.
 
-    Only the SHA-256 of the link's token is stored: the token itself is shown once, to the
-    facilitator who made or rotated it. A link works until it expires, is revoked or rotated.
+    The link's token is not stored: only its SHA-256 (to find the link) and its seed, from which
+    the server's SECRET_KEY makes it again (workshops.invitations). A link works until it
+    expires, is revoked or rotated.
     """
 
     workshop = models.ForeignKey(Workshop, on_delete=models.CASCADE, related_name="invitations")
     token_hash = models.CharField(max_length=64, unique=True)
+    # Empty for links made before seeds were kept: those can't be shown again.
+    token_seed = models.CharField(max_length=43, blank=True, default="")
     created_by = models.ForeignKey(
         Membership, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -595,18 +595,19 @@ def _locked_invitation(invitation: Invitation) -> Invitation:
 def create_invitation(
     *, actor: Membership, workshop: Workshop, hours: int = INVITATION_HOURS_DEFAULT
 ) -> tuple[Invitation, str]:
-    """A new link to join one workshop as a guest. Returns the invitation and its token: the
-    only time the token exists outside the link (only its hash is stored)."""
+    """A new link to join one workshop as a guest. Returns the invitation and its token (only
+    the token's hash and seed are stored: workshops.invitations)."""
     _require_workshop_facilitator(actor, workshop)
     if not isinstance(hours, int) or not 1 <= hours <= INVITATION_HOURS_MAX:
         raise ValidationError(
             {"hours": "Pick how long the link works: from one hour to seven days."}
         )
-    token = invitations.new_token()
+    seed, token = invitations.new_token()
     now = timezone.now()
     invitation = Invitation.objects.create(
         workshop=workshop,
         token_hash=invitations.hash_token(token),
+        token_seed=seed,
         created_by=actor,
         created=now,
         token_created=now,
@@ -635,10 +636,11 @@ def rotate_invitation(*, actor: Membership, invitation: Invitation) -> tuple[Inv
         raise ValidationError("This link was withdrawn: create a new invitation instead.")
     if current.is_expired():
         raise ValidationError("This link has expired: create a new invitation instead.")
-    token = invitations.new_token()
+    seed, token = invitations.new_token()
     current.token_hash = invitations.hash_token(token)
+    current.token_seed = seed
     current.token_created = timezone.now()
-    current.save(update_fields=["token_hash", "token_created"])
+    current.save(update_fields=["token_hash", "token_seed", "token_created"])
     return current, token
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("workshops/<int:pk>/scenarios/new/", views.scenario_create, name="scenario-new"),
     path("scenarios/<int:pk>/edit/", views.scenario_edit, name="scenario-edit"),
     path("workshops/<int:pk>/invitations/", views.invitation_list, name="invitation-list"),
+    path("invitations/<int:pk>/", views.invitation_show, name="invitation-show"),
     path("invitations/<int:pk>/rotate/", views.invitation_rotate, name="invitation-rotate"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation-revoke"),
     path(

@@ -671,7 +671,7 @@ def _invitations_page(
 @login_required
 @require_http_methods(["GET", "POST"])
 def invitation_list(request: HttpRequest, pk: int) -> HttpResponse:
-    """A workshop's invitation links; a new one is shown once, with its QR code, when made."""
+    """A workshop's invitation links; a new one is shown with its QR code when made."""
     workshop, member = access.get_workshop(request.user, pk)
     access.require_facilitator(member)
     if request.method == "POST":
@@ -684,6 +684,24 @@ def invitation_list(request: HttpRequest, pk: int) -> HttpResponse:
             return _invitations_page(request, workshop, member, form=form)
         return _invitations_page(request, workshop, member, fresh=_fresh_link(request, *made))
     return _invitations_page(request, workshop, member)
+
+
+@login_required
+@require_GET
+def invitation_show(request: HttpRequest, pk: int) -> HttpResponse:
+    """A link and its QR code shown again, for the projector at the next session."""
+    invitation, member = access.get_invitation(request.user, pk)
+    access.require_facilitator(member)
+    if not invitations.judge(invitation).usable:
+        messages.error(request, "This link no longer works: create a new one.")
+        return redirect("invitation-list", invitation.workshop_id)
+    token = invitations.shown_token(invitation)
+    if token is None:
+        messages.error(request, "This link can't be shown again: replace it to get a new one.")
+        return redirect("invitation-list", invitation.workshop_id)
+    return _invitations_page(
+        request, invitation.workshop, member, fresh=_fresh_link(request, invitation, token)
+    )
 
 
 @login_required

@@ -39,7 +39,7 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     phone_errors = watch_errors(phone)
     sign_in(desktop, "fiona")
 
-    # The facilitator makes a link; the page shows its QR code and the link, once.
+    # The facilitator makes a link; the page shows its QR code and the link.
     desktop.goto(workshop_url)
     desktop.get_by_role("link", name="Invite with a link or QR code").click()
     expect(desktop.get_by_role("heading", name="Invite boutique staff")).to_be_visible()
@@ -58,6 +58,15 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     assert desktop.evaluate("document.getSelection().toString() || document.activeElement.value.slice("
                             "document.activeElement.selectionStart, document.activeElement.selectionEnd)") == link
     desktop.screenshot(path=shot("invite.png"), full_page=True)
+
+    # Later, for latecomers: the list of links shows the same link and QR code again.
+    desktop.goto(workshop_url)
+    desktop.get_by_role("link", name="Invite with a link or QR code").click()
+    expect(desktop.locator("#invite-qr")).to_have_count(0)
+    desktop.get_by_role("link", name="Show QR code").click()
+    expect(desktop.locator("#invite-qr svg")).to_be_visible()
+    assert desktop.locator("#invite-url").input_value() == link
+    desktop.screenshot(path=shot("invite-again.png"), full_page=True)
 
     # The facilitator opens the board on the projector.
     desktop.goto(workshop_url)

@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=20, help="edits before measuring (default 20)")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per edit with valgrind")
     parser.add_argument("--sql", action="store_true", help="print the SQL statements of one edit")
+    parser.add_argument("--callgrind-out", default="", help="with --callgrind: keep callgrind's output here")
     parser.add_argument("--pg-url", default="", help="PostgreSQL server (a fresh database is made and dropped)")
     parser.add_argument("--redis-url", default="", help="Redis, with --pg-url")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -67,7 +68,7 @@ def main() -> None:
             env["SQLITE_PATH"] = str(Path(tmp) / "edit-cost.sqlite3")
         command = [sys.executable, "-m", "bench.edit_cost", "--child", "--edits", str(edits),
                    "--warm-up", str(args.warm_up), *(["--sql"] if args.sql else [])]
-        out = Path(tmp) / "callgrind.out"
+        out = Path(args.callgrind_out or Path(tmp) / "callgrind.out")
         if args.callgrind:
             command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
                        *command, "--callgrind"]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import segno
 from django.core.exceptions import ValidationError
-from django.utils.crypto import salted_hmac
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
 
 from workshops.models import Invitation, WorkshopStatus

@@ -205,6 +205,29 @@ def test_it_refuses_a_name_too_long(facilitator, workshop):
     assert "Keep your name under 40 characters" in r.content.decode()
 
 
+def test_it_asks_a_guest_for_a_name_no_one_here_goes_by(facilitator, participant, workshop):
+    join(facilitator, workshop, display_name="Nadia")
+    for taken in ("Nadia", "  nadia ", "NADIA", "Sam", "Fiona"):  # a guest's, a team member's
+        phone, _ = open_link(facilitator, workshop)
+        r = phone.post(reverse("join"), {**JOINED, "display_name": taken})
+        assert r.status_code == 422, taken
+        page = html.unescape(r.content.decode())
+        assert f"Someone here already goes by “{taken.strip()}”" in page
+        assert f'value="{taken}"' in page  # what they typed stays, to add to it
+    assert list(workshop.guests.values_list("display_name", flat=True)) == ["Nadia"]
+    _, other = join(facilitator, workshop, display_name="Nadia B.")
+    assert other.display_name == "Nadia B."
+
+
+def test_it_frees_the_name_of_a_removed_guest_or_another_workshops(facilitator, workshop, other_workshop):
+    _, gone = join(facilitator, workshop, display_name="Nadia")
+    services.revoke_guest(actor=facilitator, membership=gone)
+    join(facilitator, other_workshop, display_name="Marco")
+    _, back = join(facilitator, workshop, display_name="Nadia")
+    _, marco = join(facilitator, workshop, display_name="Marco")
+    assert back.display_name == "Nadia" and marco.display_name == "Marco"
+
+
 def test_it_asks_for_the_link_again_without_one(db):
     r = Client().get(reverse("join"))
     assert r.status_code == 404

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 import segno
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
 
-from workshops.models import Invitation, WorkshopStatus
+from workshops.models import Invitation, Membership, Workshop, WorkshopStatus
 
 TOKEN_BYTES = 32
 # What a link's token can look like: anything else is not looked up at all.
@@ -165,6 +166,21 @@ def clean_display_name(value: str, *, field: str = "display_name") -> str:
             {field: f"Keep your name under {DISPLAY_NAME_MAX} characters (it has {len(name)})."}
         )
     return name
+
+
+def name_key(name: str) -> str:
+    """What two display names are compared by: case, accents' composition and spacing aside."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def name_in_use(workshop: Workshop, name: str) -> bool:
+    """Whether someone who can open this workshop (a team member, or a guest with access to it)
+    already goes by this name, so that two people on the board never look the same."""
+    key = name_key(name)
+    seats = Membership.objects.select_related("user").filter(
+        Q(workshop__isnull=True) | Q(workshop=workshop), team_id=workshop.team_id, revoked_at__isnull=True
+    )
+    return any(name_key(seat.name) == key for seat in seats)
 
 
 def _clean_once(value: str) -> str:

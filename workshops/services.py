@@ -659,6 +659,13 @@ def join_workshop(
     verdict = invitations.judge(current)
     if not verdict.usable:
         raise PermissionDenied(f"{verdict.title}. {verdict.message}")
+    # One join at a time per workshop (whatever its link), so two people can't take one name.
+    Workshop.objects.select_for_update().filter(pk=current.workshop_id).exists()
+    if invitations.name_in_use(current.workshop, display_name):
+        raise ValidationError({"display_name": (
+            f"Someone here already goes by “{display_name}”. Add an initial or where you work, "
+            f"such as “{display_name} B.” or “{display_name}, Geneva boutique”, so the others can tell you apart."
+        )})
     User = get_user_model()
     user = User.objects.create_user(
         username=f"guest-{secrets.token_hex(8)}", password=None, first_name=display_name[:150]

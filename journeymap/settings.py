@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "journeymap.context_processors.csp_nonce",
+                "journeymap.context_processors.new_actions",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },

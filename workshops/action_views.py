@@ -261,6 +261,8 @@ def _detail(
 @require_GET
 def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
     action, member = access.get_action(request.user, pk)
+    if action.owner_id == member.pk and not action.seen_by_owner:
+        services.mark_actions_seen(user=request.user, action=action)  # its owner has seen it
     return _detail(request, action, member)
 
 
@@ -418,6 +420,7 @@ def my_actions(request: HttpRequest) -> HttpResponse:
         "calendar_feeds": [_feed_links(request, m) for m in memberships],
         "next": request.get_full_path(),
     }
+    services.mark_actions_seen(user=request.user)  # shown as new this once
     return render(request, "workshops/my_actions.html", context)
 
 

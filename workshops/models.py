@@ -210,6 +210,9 @@ class Action(models.Model):
     created_by = models.ForeignKey(
         Membership, null=True, on_delete=models.SET_NULL, related_name="created_actions"
     )
+    # Who gave it to its current owner, and whether the owner has seen it in "My actions" since.
+    assigned_by = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
+    seen_by_owner = models.BooleanField(default=True, db_default=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
 
@@ -234,6 +237,11 @@ class Action(models.Model):
 
     def is_due_today(self, today=None) -> bool:
         return not self.is_closed and self.due_date == (today or timezone.localdate())
+
+    @property
+    def is_new_to_owner(self) -> bool:
+        """Given to its owner by someone else, and not yet seen in their "My actions"."""
+        return not self.seen_by_owner and not self.is_closed
 
 
 class ActionUpdate(models.Model):

@@ -12,7 +12,7 @@ def my_actions_context(user) -> dict:
     actions = list(
         Action.objects.filter(owner__user=user)
         .exclude(status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
-        .select_related("workshop", "scenario", "owner__user")
+        .select_related("workshop", "scenario", "owner__user", "assigned_by__user")
         .order_by("due_date", "pk")
     )
     done = list(

@@ -367,7 +367,8 @@ def create_action(
     if due_date < timezone.localdate():
         raise ValidationError({"due_date": "Pick a due date from today on."})
     action = Action.objects.create(
-        workshop=scenario.workshop, scenario=scenario, title=title, owner=owner, due_date=due_date, created_by=actor
+        workshop=scenario.workshop, scenario=scenario, title=title, owner=owner, due_date=due_date, created_by=actor,
+        assigned_by=actor, seen_by_owner=owner.pk == actor.pk,
     )
     action.notes.set(notes)
     Note.objects.filter(pk__in=[n.pk for n in notes], has_actions=False).update(has_actions=True)
@@ -415,7 +416,8 @@ def update_action_status(
     current.status = status
     current.version += 1
     current.updated = timezone.now()
-    current.save(update_fields=["status", "version", "updated"])
+    current.seen_by_owner = current.seen_by_owner or actor.pk == current.owner_id  # they're on it
+    current.save(update_fields=["status", "version", "updated", "seen_by_owner"])
     if scenario is not None:
         notes = list(current.notes.all())
         events.append(
@@ -472,10 +474,12 @@ def replan_action(
     ActionUpdate.objects.create(action=current, author=actor, from_status=current.status, to_status=current.status,
                                 comment="\n".join([" ".join(changes), comment]).strip(), is_replan=True)
     previous_owner = current.owner
+    if owner.pk != current.owner_id:  # handed over: new to its new owner
+        current.assigned_by, current.seen_by_owner = actor, owner.pk == actor.pk
     current.title, current.owner, current.due_date = title, owner, due_date
     current.version += 1
     current.updated = timezone.now()
-    current.save(update_fields=["title", "owner", "due_date", "version", "updated"])
+    current.save(update_fields=["title", "owner", "due_date", "version", "updated", "assigned_by", "seen_by_owner"])
     if scenario is not None:
         events.append(
             scenario=scenario,
@@ -487,6 +491,16 @@ def replan_action(
     for person in {previous_owner.user_id: previous_owner, owner.user_id: owner}.values():
         events.push_to_user(user_id=person.user_id, html=workshops_render.my_actions(person.user))
     return current
+
+
+@transaction.atomic
+def mark_actions_seen(*, user: AbstractBaseUser, action: Action | None = None) -> int:
+    """The user has seen their "My actions" (or one action's page): what was given to them stops
+    being new. Not a board change (no event): only its owner sees whether an action is new."""
+    mine = Action.objects.filter(owner__user=user, seen_by_owner=False)
+    if action is not None:
+        mine = mine.filter(pk=action.pk)
+    return mine.update(seen_by_owner=True)
 
 
 def _day(value: datetime.date) -> str:

@@ -4,8 +4,10 @@ another team, plus a board made from the default journey template."""
 from __future__ import annotations
 
 import datetime
+import os
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -15,6 +17,15 @@ from boards.models import Phase, Scenario
 from workshops.models import BusinessFunction, Membership, Persona, Role, Team, Workshop
 
 PASSWORD = "journeymap-test"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Django removes the SQLite test database, but not the write-ahead log beside it."""
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME") or ""
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name:
+        for leftover in (f"{name}-wal", f"{name}-shm"):
+            if os.path.exists(leftover) and not os.path.exists(name):
+                os.remove(leftover)
 
 
 def make_member(team: Team, username: str, role: str, function: str = BusinessFunction.BOUTIQUE, name: str = "") -> Membership:

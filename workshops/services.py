@@ -677,8 +677,8 @@ def join_workshop(
     Workshop.objects.select_for_update().filter(pk=current.workshop_id).exists()
     if invitations.name_in_use(current.workshop, display_name):
         raise ValidationError({"display_name": (
-            f"Someone here already goes by “{display_name}”. Add an initial or where you work, "
-            f"such as “{display_name} B.” or “{display_name}, Geneva boutique”, so the others can tell you apart."
+            f"Someone here already goes by “{display_name}”. Add an initial or where you work "
+            "(such as “Geneva boutique”) so the others can tell you apart."
         )})
     User = get_user_model()
     user = User.objects.create_user(

@@ -102,6 +102,21 @@
     }
   });
 
+  // "Full screen": an element (the invitation's QR code) over the whole projector.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest("[data-fullscreen]");
+    if (!button) return;
+    var target = document.getElementById(button.getAttribute("data-fullscreen"));
+    if (!target || !target.requestFullscreen) return;
+    if (document.fullscreenElement) document.exitFullscreen();
+    else target.requestFullscreen().catch(function () {});
+  });
+  document.addEventListener("fullscreenchange", function () {
+    document.querySelectorAll("[data-fullscreen]").forEach(function (button) {
+      button.textContent = document.fullscreenElement ? "Leave full screen" : "Full screen";
+    });
+  });
+
   // A request that failed on the network keeps its form (and its request id) so it can be retried.
   document.addEventListener("htmx:sendError", function (e) {
     var form = e.detail.elt.closest && e.detail.elt.closest("form");

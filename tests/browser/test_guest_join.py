@@ -67,6 +67,15 @@ def test_it_lets_boutique_staff_join_from_a_phone_and_be_removed(
     expect(desktop.locator("#invite-qr svg")).to_be_visible()
     assert desktop.locator("#invite-url").input_value() == link
     desktop.screenshot(path=shot("invite-again.png"), full_page=True)
+    # Full screen for the projector: the code as large as the screen allows, then back.
+    desktop.get_by_role("button", name="Full screen").click()
+    expect(desktop.get_by_role("button", name="Leave full screen")).to_be_visible()
+    assert desktop.evaluate("document.fullscreenElement && document.fullscreenElement.id") == "invite-fresh"
+    big = desktop.locator("#invite-qr svg").bounding_box()
+    assert big["height"] > box["height"] * 1.5
+    desktop.screenshot(path=shot("invite-fullscreen.png"))
+    desktop.get_by_role("button", name="Leave full screen").click()
+    expect(desktop.get_by_role("button", name="Full screen")).to_be_visible()
 
     # The facilitator opens the board on the projector.
     desktop.goto(workshop_url)

@@ -130,6 +130,8 @@
         form.appendChild(box);
       }
       box.textContent = msg;
+      var sent = form.querySelector(".sent");  // an earlier "Sent" would say the opposite
+      if (sent) sent.remove();
     }
   });
   document.addEventListener("htmx:afterRequest", function (e) {

@@ -290,7 +290,23 @@
       wrapper.reconnect();
     }
   }
-  window.addEventListener("online", wake);
+  // The browser knows it lost the network before any heartbeat does: say so at once, and once
+  // back, take a new socket (replaying what was missed) rather than trust the old one.
+  var wentOffline = false;
+  window.addEventListener("offline", function () {
+    wentOffline = true;
+    setStatus("offline", "Offline: changes arrive when you're back");
+  });
+  window.addEventListener("online", function () {
+    if (wentOffline && wrapper && current && current.readyState === 1) {
+      wentOffline = false;
+      setStatus("connecting", "Reconnecting…");
+      wrapper.reconnect();
+      return;
+    }
+    wentOffline = false;
+    wake();
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") wake();
   });

@@ -433,3 +433,41 @@ def test_it_folds_the_phone_form_while_a_vote_is_open(desktop, phone, sign_in, b
     phone.locator("body").click(position={"x": 5, "y": 5})
     expect(form.get_by_label("Phase")).to_be_visible()  # closed: the whole form again
     assert errors == []
+
+
+def test_it_says_at_once_that_a_phone_went_offline_and_catches_up_when_back(
+    desktop, phone, phone_context, sign_in, board_url, watch_errors
+):
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    capture(phone, phase="Awareness", interaction="Sees the new collection on Instagram", kind="idea",
+            text="Show the strap sizes in the post")
+    sent(phone)
+
+    phone_context.set_offline(True)
+    status = phone.locator("#sync-status")
+    # Told at once (well before two missed heartbeats), and in sight on a phone scrolled down.
+    expect(status).to_have_attribute("data-state", "offline", timeout=2000)
+    expect(status).to_contain_text("Offline")
+    phone.mouse.wheel(0, 2000)
+    expect(status).to_be_in_viewport()
+    # A note sent now fails in the open: the earlier "Sent" goes, what was typed stays.
+    form = phone.locator("#capture-form")
+    form.locator('input[name="kind"][value="question"]').check()
+    form.get_by_placeholder("What did you see, hear or think?").fill("Does the post say where to try it on?")
+    form.get_by_role("button", name="Send").click()
+    expect(form.locator(".net-error")).to_contain_text("Couldn't reach the server")
+    expect(form.locator(".sent")).to_have_count(0)
+    expect(form.locator("#capture-text")).to_have_value("Does the post say where to try it on?")
+
+    # Meanwhile the facilitator adds a note; back online, the phone gets it exactly once.
+    missed = "Waited at the door while staff served another client"
+    capture(desktop, phase="Consideration", interaction="Books a private appointment", kind="friction", text=missed)
+    expect(desktop.locator(".note", has_text=missed)).to_have_count(1)
+    phone_context.set_offline(False)
+    expect(status).to_have_attribute("data-state", "live")
+    expect(phone.locator(".note", has_text=missed)).to_have_count(1)
+    # And the failed note goes through on a second try, once.
+    form.get_by_role("button", name="Send").click()
+    sent(phone)
+    expect(desktop.locator(".note", has_text="Does the post say where to try it on?")).to_have_count(1)

@@ -471,3 +471,29 @@ def test_it_says_at_once_that_a_phone_went_offline_and_catches_up_when_back(
     form.get_by_role("button", name="Send").click()
     sent(phone)
     expect(desktop.locator(".note", has_text="Does the post say where to try it on?")).to_have_count(1)
+
+
+def test_it_shows_staff_that_the_board_is_locked_before_they_send(desktop, phone, sign_in, board_url):
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    form = phone.locator("#capture-form")
+    locked_notice = phone.locator(".capture-locked")
+    expect(locked_notice).to_be_hidden()
+    expect(form.get_by_role("button", name="Send")).to_be_visible()
+
+    desktop.locator("#session summary", has_text="Facilitate").click()
+    desktop.get_by_role("button", name="Lock the board").click()
+    expect(locked_notice).to_be_visible()
+    expect(form.get_by_role("button", name="Send")).to_be_hidden()
+    expect(phone.locator(".note-tools").first).to_be_hidden()
+    form.get_by_placeholder("What did you see, hear or think?").fill("A draft kept while the board is locked")
+    phone.screenshot(path=shot("locked-phone.png"))
+    # The facilitator's own form stays usable.
+    expect(desktop.locator(".capture-locked")).to_be_hidden()
+    expect(desktop.locator("#capture-form").get_by_role("button", name="Send")).to_be_visible()
+
+    desktop.get_by_role("button", name="Unlock the board").click()
+    expect(locked_notice).to_be_hidden()
+    form.get_by_role("button", name="Send").click()
+    sent(phone)
+    expect(desktop.locator(".note", has_text="A draft kept while the board is locked")).to_have_count(1)

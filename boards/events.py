@@ -527,8 +527,10 @@ class Hub:
         for socket in list(self.sockets.get(scenario_id, ())):
             try:
                 await socket.deliver(frame)
-            except Exception:  # noqa: BLE001 - one broken socket must not stop the others
-                logger.exception("Could not push to a board socket")
+            except Exception as exc:  # noqa: BLE001 - one broken socket must not stop the others
+                # Mostly a page that just went away: one line, the traceback only when debugging.
+                logger.warning("Could not push to a board socket (%s: %s)", type(exc).__name__, exc)
+                logger.debug("Could not push to a board socket", exc_info=True)
 
     async def _listen(self, layer, channel: str) -> None:
         try:

@@ -180,7 +180,7 @@
     if (!timer || timer.getAttribute("data-state") !== "running") return;
     var ends = parseInt(timer.getAttribute("data-ends"), 10);
     var left = Math.max(0, Math.ceil((ends - (Date.now() + serverOffset)) / 1000));
-    var text = Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2);
+    var text = left === 0 ? "Time's up" : Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2);
     if (timer.textContent !== text) timer.textContent = text;
     timer.classList.toggle("is-over", left === 0);
   }

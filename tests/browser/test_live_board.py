@@ -497,3 +497,20 @@ def test_it_shows_staff_that_the_board_is_locked_before_they_send(desktop, phone
     form.get_by_role("button", name="Send").click()
     sent(phone)
     expect(desktop.locator(".note", has_text="A draft kept while the board is locked")).to_have_count(1)
+
+
+def test_it_says_times_up_when_the_timer_runs_out(desktop, phone, sign_in, board_url):
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    desktop.locator("#session summary", has_text="Facilitate").click()
+    desktop.get_by_label("Timer (min)").fill("1")
+    desktop.locator(".timer-control").get_by_role("button", name="Start").click()
+    for page in (desktop, phone):
+        expect(page.locator("#session .timer")).to_have_text(re.compile(r"^[01]:\d\d$"))
+    # The minute is over (its end moved to a second ago, as the clock would): both screens say so.
+    for page in (desktop, phone):
+        page.locator("#session .timer").evaluate("t => t.setAttribute('data-ends', String(Date.now() - 1000))")
+        expect(page.locator("#session .timer")).to_have_text("Time's up")
+        expect(page.locator("#session .timer")).to_have_class(re.compile(r"\bis-over\b"))
+    desktop.locator(".timer-control").get_by_role("button", name="End").click()
+    expect(phone.locator("#session .timer")).to_have_text("")

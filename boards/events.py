@@ -61,6 +61,17 @@ def applied_event(scenario: Scenario, request_id: uuid.UUID | None) -> BoardEven
         return None
 
 
+def last_changed_by(scenario: Scenario, *, note: int) -> str:
+    """Who made the latest change to a note on this board, by name, for a conflict's message."""
+    event = (
+        BoardEvent.objects.filter(scenario=scenario, kind__startswith="note.", payload__note=note)
+        .select_related("actor__user")
+        .order_by("-seq")
+        .first()
+    )
+    return event.actor.name if event is not None and event.actor is not None else "Someone else"
+
+
 def seq_marker(seq: int, *, reset: bool = False) -> str:
     """The element each push starts with: it carries the seq the client checks and keeps."""
     if reset:

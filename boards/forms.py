@@ -40,6 +40,8 @@ class NoteEditForm(IdempotentForm):
     kind = forms.ChoiceField(choices=NoteKind.choices)
     text = NoteTextField(max_length=500, widget=forms.Textarea(attrs={"rows": 4}))
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    # The kind when the dialog opened: after a conflict, a kind left as it was takes theirs.
+    kind_was = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
 class NoteMoveForm(IdempotentForm):

@@ -649,7 +649,7 @@ def edit_note(
         # already is refused by `events.append`).
         if events.applied_event(scenario, request_id):
             return current
-        raise Conflict(current, "Someone else edited this note while you were typing.")
+        raise Conflict(current, f"{events.last_changed_by(scenario, note=current.pk)} edited this note while you were typing.")
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
     old_kind = current.kind

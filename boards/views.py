@@ -250,15 +250,18 @@ def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 current = exc.current
                 context.update(conflict=exc.message, current=current)
                 # Keep what they typed; saving again now knowingly replaces the current text.
+                # A kind they left as it was takes the one it has now, so theirs isn't undone.
                 data = request.POST.copy()
-                data["version"] = current.version
+                if data.get("kind") == data.get("kind_was"):
+                    data["kind"] = current.kind
+                data["version"], data["kind_was"] = current.version, current.kind
                 form = NoteEditForm(data)
                 return _dialog(request, {**context, "form": form}, 409)
             except ValidationError as exc:
                 add_service_errors(form, exc)
         status = 422
     else:
-        form = NoteEditForm(initial={"text": note.text, "kind": note.kind, "version": note.version})
+        form = NoteEditForm(initial={"text": note.text, "kind": note.kind, "kind_was": note.kind, "version": note.version})
     return _dialog(request, {**context, "form": form}, status)
 
 

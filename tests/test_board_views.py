@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 
 import uuid
@@ -239,10 +241,29 @@ def test_it_shows_a_conflict_instead_of_overwriting(as_participant, as_facilitat
     r = as_participant.post(f"/notes/{note.pk}/edit/", {"text": "My words", "kind": "friction", "version": stale}, **HX)
     assert r.status_code == 409
     html = r.content.decode()
-    assert "Someone else edited this note" in html and "Facilitator&#x27;s words" in html
+    assert "Fiona edited this note while you were typing" in html and "Facilitator&#x27;s words" in html
     assert 'name="version" value="2"' in html  # saving again now knowingly replaces it
     note.refresh_from_db()
     assert note.text == "Facilitator's words"
+
+
+def test_it_keeps_the_kind_someone_else_gave_a_note_when_you_only_retyped_it(as_participant, as_facilitator, note):
+    opened = as_participant.get(f"/notes/{note.pk}/edit/", **HX).content.decode()
+    assert 'name="kind_was" value="friction"' in opened
+    stale = note.version
+    # Fiona makes it an idea while the participant fixes its wording.
+    assert as_facilitator.post(f"/notes/{note.pk}/edit/", {"text": note.text, "kind": "idea", "version": stale}, **HX).status_code == 204
+    r = as_participant.post(f"/notes/{note.pk}/edit/", {"text": "No live chat for the new line", "kind": "friction",
+                                                        "kind_was": "friction", "version": stale}, **HX)
+    assert r.status_code == 409
+    html = r.content.decode()
+    assert "It now reads (Idea):" in html
+    assert re.search(r'value="idea"[^>]*checked|checked[^>]*value="idea"|<option value="idea" selected', html)
+    assert "No live chat for the new line" in html  # their words kept
+    # A kind they changed themselves stays theirs.
+    r = as_participant.post(f"/notes/{note.pk}/edit/", {"text": "No live chat", "kind": "question",
+                                                        "kind_was": "friction", "version": stale}, **HX)
+    assert re.search(r'<option value="question" selected', r.content.decode())
 
 
 def test_it_moves_a_note_with_the_move_to_dialog(as_participant, note, board):

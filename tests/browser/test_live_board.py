@@ -514,3 +514,28 @@ def test_it_says_times_up_when_the_timer_runs_out(desktop, phone, sign_in, board
         expect(page.locator("#session .timer")).to_have_class(re.compile(r"\bis-over\b"))
     desktop.locator(".timer-control").get_by_role("button", name="End").click()
     expect(phone.locator("#session .timer")).to_have_text("")
+
+
+def test_it_keeps_keyboard_focus_on_the_control_a_push_replaced(desktop, sign_in, board_url):
+    open_board(desktop, sign_in, "fiona", board_url)
+    focused = "document.activeElement && (document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim())"
+    heads = desktop.locator(".phase-head h2")
+    first = heads.first.inner_text()
+    right = desktop.get_by_role("button", name=f"Move {first} right")
+    right.focus()
+    desktop.keyboard.press("Enter")
+    expect(heads.nth(1)).to_have_text(first)  # moved by the push, which re-rendered its header
+    assert desktop.evaluate(focused) == f"Move {first} right"
+    desktop.keyboard.press("Shift+Tab")  # and from there on, as a keyboard user would
+    assert desktop.evaluate(focused) == f"Move {first} left"
+    desktop.keyboard.press("Enter")
+    expect(heads.first).to_have_text(first)
+    # At the left end "◀" is gone: focus lands on the phase's next control, not the page's top.
+    assert desktop.evaluate("document.activeElement.closest('.phase-head') !== null"), desktop.evaluate("document.activeElement.outerHTML.slice(0, 300)")
+
+    desktop.locator("#session summary", has_text="Facilitate").click()
+    desktop.get_by_role("button", name="Lock the board").focus()
+    desktop.keyboard.press("Enter")
+    expect(desktop.get_by_role("button", name="Unlock the board")).to_be_focused()
+    desktop.keyboard.press("Enter")
+    expect(desktop.get_by_role("button", name="Lock the board")).to_be_focused()

@@ -15,7 +15,11 @@ NOT_FOUND = "This isn't here any more: someone may have deleted it. Nothing was 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if getattr(request, "htmx", False):
-        response = render(request, "errors.html#message", {"title": title, "message": message}, status=status)
+        # A text someone typed for something gone meanwhile (a note deleted while they edited it)
+        # comes back to them, so it isn't lost.
+        kept = request.POST.get("text", "")[:2000] if request.method == "POST" and status == 404 else ""
+        context = {"title": title, "message": message, "kept": kept.strip()}
+        response = render(request, "errors.html#message", context, status=status)
         response[ERROR_FRAGMENT] = "1"
         return response
     return render(request, "errors.html", {"status": status, "title": title, "message": message}, status=status)

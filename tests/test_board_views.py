@@ -320,6 +320,14 @@ def test_it_tells_whoever_saves_a_note_deleted_meanwhile(settings, as_facilitato
     page = r.content.decode()
     assert "someone may have deleted it. Nothing was changed." in page.replace("&#x27;", "'")
     assert "<html" not in page and "URLconf" not in page
+    assert ">Too late</textarea>" in page  # what they typed comes back to them
+
+
+def test_it_sends_back_typed_text_escaped_and_only_to_its_sender(as_facilitator):
+    r = as_facilitator.post("/notes/999999/edit/", {"text": "<script>alert(1)</script>"}, **HX)
+    page = r.content.decode()
+    assert r.status_code == 404 and "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "textarea" not in as_facilitator.get("/notes/999999/edit/", **HX).content.decode()
 
 
 def test_it_answers_a_page_that_does_not_exist_with_a_whole_page(as_facilitator):

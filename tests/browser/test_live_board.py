@@ -247,6 +247,7 @@ def test_it_tells_the_facilitator_when_the_note_being_edited_was_deleted(desktop
     dialog.locator("textarea").fill(text + ", and how long it takes")
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_contain_text("someone may have deleted it. Nothing was changed.")
+    expect(dialog.get_by_label("What you typed, to copy into a new note")).to_have_value(text + ", and how long it takes")
     expect(desktop.locator("#board")).to_be_visible()  # the board is still there behind it
     desktop.screenshot(path=shot("note-deleted-meanwhile.png"))
     dialog.get_by_role("button", name="Close").click()

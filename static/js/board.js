@@ -117,10 +117,22 @@
     var panel = document.getElementById("my-panel");
     var votes = {};
     try { votes = JSON.parse(panel ? panel.getAttribute("data-votes") : "{}") || {}; } catch (err) { votes = {}; }
+    // What the server would refuse is not offered: "+ dot" at the note's cap or with no dot
+    // left, "− dot" where this person has none (the server checks anyway).
+    var session = document.getElementById("session");
+    var open = session && session.getAttribute("data-voting") === "open" && panel &&
+      panel.getAttribute("data-round") === session.getAttribute("data-round");
+    var budget = open ? parseInt(session.getAttribute("data-budget"), 10) : NaN;
+    var cap = open ? parseInt(session.getAttribute("data-cap"), 10) : NaN;
+    var used = Object.keys(votes).reduce(function (sum, k) { return sum + (votes[k] || 0); }, 0);
     document.querySelectorAll(".my-dots[data-note]").forEach(function (el) {
       var n = votes[el.getAttribute("data-note")] || 0;
       el.textContent = n ? new Array(n + 1).join("●") : "";
       el.setAttribute("aria-label", n ? "Your dots: " + n : "");
+      var tools = el.parentElement;
+      var add = tools.querySelector(".vote-add"), remove = tools.querySelector(".vote-remove");
+      if (add) add.disabled = open && (n >= cap || used >= budget);
+      if (remove) remove.disabled = open && n === 0;
     });
   }
 
@@ -144,7 +156,9 @@
     var used = Object.keys(votes).reduce(function (sum, k) { return sum + (votes[k] || 0); }, 0);
     var strong = document.createElement("strong");
     strong.textContent = String(Math.max(0, budget - used));
-    el.replaceChildren("Your dots: ", strong, " of " + budget + " left");
+    if (used >= budget) el.replaceChildren("All your " + budget + " dots are placed: take one back to move it");
+    else el.replaceChildren("Your dots: ", strong, " of " + budget + " left");
+    el.classList.toggle("is-spent", used >= budget);
     el.hidden = false;
   }
 

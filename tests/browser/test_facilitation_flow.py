@@ -64,11 +64,14 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     expect(sam.locator("#dots-left")).to_have_text("Your dots: 1 of 3 left")
     expect(lea.locator("#dots-left")).to_have_text("Your dots: 1 of 3 left")
     expect(friction(sam, PACKAGING).locator(".my-dots")).to_have_text("●●")
+    # At the note's cap its "+ dot" is off; elsewhere it is still on.
+    expect(friction(sam, PACKAGING).get_by_role("button", name="Put a dot on this friction")).to_be_disabled()
+    expect(friction(sam, STRAPS).get_by_role("button", name="Take a dot back")).to_be_disabled()
     dot(sam, STRAPS)
-    expect(sam.locator("#dots-left")).to_have_text("Your dots: 0 of 3 left")
-    # ... and one tries to go over budget: refused, clearly.
-    dot(sam, "nobody was on live chat")
-    expect(sam.locator("#toast")).to_contain_text("You have used all 3 of your dots")
+    # All placed: said plainly, and no "+ dot" is offered (the server refuses one anyway).
+    expect(sam.locator("#dots-left")).to_have_text("All your 3 dots are placed: take one back to move it")
+    expect(friction(sam, "nobody was on live chat").get_by_role("button", name="Put a dot on this friction")).to_be_disabled()
+    expect(friction(sam, STRAPS).get_by_role("button", name="Take a dot back")).to_be_enabled()
     expect(fiona.locator("#session")).to_contain_text("5 dots cast by 2")
     # Nobody sees totals before the reveal.
     expect(fiona.locator(".vote-total")).to_have_count(0)

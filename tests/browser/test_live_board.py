@@ -432,7 +432,11 @@ def test_it_folds_the_phone_form_while_a_vote_is_open(desktop, phone, sign_in, b
     fiona.locator("#session").get_by_role("button", name="Close voting").click()
     expect(phone.locator("#session")).not_to_have_attribute("data-voting", "open")
     phone.locator("body").click(position={"x": 5, "y": 5})
-    expect(form.get_by_label("Phase")).to_be_visible()  # closed: the whole form again
+    expect(form.get_by_label("Phase")).to_be_hidden()  # still the Vote stage: reading the results
+    fiona.locator("#stage-select").select_option(label="Capture")
+    fiona.locator("#session").get_by_role("button", name="Set").click()
+    expect(phone.locator("#session")).to_have_attribute("data-stage", "capture")
+    expect(form.get_by_label("Phase")).to_be_visible()  # capturing again: the whole form
     assert errors == []
 
 

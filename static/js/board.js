@@ -186,7 +186,20 @@
     var phase = focus && document.querySelector('.phase[data-phase="' + focus + '"]');
     if (phase) phase.classList.add("is-focused");
     if (phase && focus !== lastFocus) phase.scrollIntoView({ behavior: "smooth", block: "nearest", inline: "start" });
+    if (phase && lastFocus !== null && focus !== lastFocus) followFocus(focus);
     lastFocus = focus;
+  }
+
+  // The room moves to a phase: an idle capture form follows, so the next note lands there. One
+  // being written (text typed, or a field in use) stays where its writer put it.
+  function followFocus(focus) {
+    var select = document.getElementById("capture-phase");
+    var text = document.getElementById("capture-text");
+    if (!select || select.value === focus || (text && text.value.trim())) return;
+    if (select.form && select.form.contains(document.activeElement)) return;
+    if (!select.querySelector('option[value="' + focus + '"]')) return;
+    select.value = focus;
+    htmx.trigger(select, "change"); // its micro-interactions come with it
   }
 
   function tick() {

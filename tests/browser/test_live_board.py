@@ -544,3 +544,32 @@ def test_it_keeps_keyboard_focus_on_the_control_a_push_replaced(desktop, sign_in
     expect(desktop.get_by_role("button", name="Unlock the board")).to_be_focused()
     desktop.keyboard.press("Enter")
     expect(desktop.get_by_role("button", name="Lock the board")).to_be_focused()
+
+
+def test_it_points_an_idle_phone_form_at_the_phase_the_room_focuses_on(desktop, phone, sign_in, board_url):
+    fiona = open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    form = phone.locator("#capture-form")
+    form.get_by_label("Phase").select_option(label="Awareness")
+    fiona.locator("#session summary", has_text="Facilitate").click()
+
+    def focus_on(name: str) -> None:
+        fiona.locator("#focus-select").select_option(label=name)
+        fiona.locator("#focus-select").locator("xpath=ancestor::form").get_by_role("button").click()
+
+    with phone.expect_response(re.compile(r"/capture/interactions/")):
+        focus_on("Service")
+    expect(form.get_by_label("Phase")).to_have_value(
+        phone.locator("#capture-phase option", has_text="Service").get_attribute("value"))
+    expect(form.get_by_label("Micro-interaction")).to_contain_text("Unboxes the piece at home")
+    # A note being written stays where its writer put it.
+    form.get_by_label("Phase").select_option(label="Purchase")
+    form.get_by_placeholder("What did you see, hear or think?").fill("Half-written about the fitting")
+    phone.locator("body").click(position={"x": 5, "y": 5})
+    focus_on("Loyalty & Advocacy")
+    expect(phone.locator("#session")).to_have_attribute(
+        "data-focus", fiona.locator("#focus-select").input_value())
+    expect(form.get_by_label("Phase")).to_have_value(
+        phone.locator("#capture-phase option", has_text="Purchase").get_attribute("value"))
+    fiona.locator("#focus-select").select_option(label="No focus")
+    fiona.locator("#focus-select").locator("xpath=ancestor::form").get_by_role("button").click()

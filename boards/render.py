@@ -241,14 +241,18 @@ def results_context(scenario: Scenario, *, voting=None, notes=None) -> dict[str,
         annotate_notes(scenario, notes_by_id.values(), voting)
     else:
         notes_by_id = {n.pk: n for n in notes}
+    # Ties share a rank (1, 2, 2, 4): the same dots, the same place.
+    ranks = {}
+    for i, nid in enumerate(ranked_ids):
+        ranks[nid] = ranks[ranked_ids[i - 1]] if i and totals[nid] == totals[ranked_ids[i - 1]] else i + 1
     ranking = [
         {
-            "rank": i + 1,
+            "rank": ranks[nid],
             "note": notes_by_id[nid],
             "total": totals[nid],
             "breakdown": [per_note[nid].get(key, 0) for key, _ in columns],
         }
-        for i, nid in enumerate(ranked_ids)
+        for nid in ranked_ids
         if nid in notes_by_id
     ]
     phases = dict(Phase.objects.filter(scenario=scenario).values_list("pk", "name"))

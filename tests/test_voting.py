@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
-from boards import services
+from boards import render, services
 from boards.models import BoardEvent, Note, Vote, VotingRound
 from tests.conftest import client_for, make_member
 from workshops.models import BusinessFunction, Role
@@ -199,3 +199,14 @@ def test_it_shows_each_stage_of_the_round_on_a_note_edited_meanwhile(board, faci
     assert board.voting == "revealed" and "● 1" in html and "+ dot" not in html
     voting.refresh_from_db()
     assert voting.status == "revealed"
+
+
+def test_it_gives_tied_frictions_the_same_rank(board, voting, participant, other_participant, facilitator, frictions):
+    for who, note in [(participant, 0), (participant, 0), (other_participant, 1), (other_participant, 2),
+                      (participant, 3)]:
+        services.cast_vote(actor=who, note=frictions[note])
+    services.close_voting_round(actor=facilitator, scenario=board)
+    services.reveal_votes(actor=facilitator, scenario=board)
+    ranking = render.results_context(board)["results"]["ranking"]
+    assert [(row["note"].pk, row["total"], row["rank"]) for row in ranking] == [
+        (frictions[0].pk, 2, 1), (frictions[1].pk, 1, 2), (frictions[2].pk, 1, 2), (frictions[3].pk, 1, 2)]

@@ -235,6 +235,8 @@ def results_context(scenario: Scenario, *, voting=None, notes=None) -> dict[str,
                 per_note[note_id]["__other"] += dots
         else:
             per_note[note_id][function] += dots
+    if len(columns) == 1 and all(per_note[n].get(columns[0][0], 0) == totals[n] for n in totals):
+        columns = []  # one group alone: its column would only repeat the dots
     ranked_ids = sorted(totals, key=lambda n: (-totals[n], n))[:RANKING_SIZE]
     if notes is None:
         notes_by_id = {n.pk: n for n in notes_queryset().select_related("phase", "micro_interaction").filter(pk__in=ranked_ids)}

@@ -171,6 +171,19 @@ def test_it_breaks_down_votes_by_function_without_exposing_anyone(board, team, f
     assert results.index("Friction 0") < results.index("Friction 1")
 
 
+def test_it_shows_no_breakdown_that_would_only_repeat_the_dots(board, team, facilitator, frictions):
+    """Two voters of different functions: both pooled as "Other functions", which would be the
+    Dots column again; one function with a lone voter beside it is still worth its column."""
+    services.open_voting_round(actor=facilitator, scenario=board)
+    for name, function in (("b0", BusinessFunction.BOUTIQUE), ("e0", BusinessFunction.ECOMMERCE)):
+        services.cast_vote(actor=make_member(team, name, Role.PARTICIPANT, function), note=frictions[0])
+    services.reveal_votes(actor=facilitator, scenario=board)
+    results = render.results_context(board)["results"]
+    assert results["columns"] == [] and results["ranking"][0]["breakdown"] == []
+    page = client_for(facilitator).get(f"/boards/{board.pk}/").content.decode()
+    assert "Other functions" not in page[page.index('id="results"'):page.index('id="board"')]
+
+
 def test_it_lets_only_members_vote(board, voting, outsider, frictions):
     with pytest.raises(PermissionDenied):
         services.cast_vote(actor=outsider, note=frictions[0])

@@ -89,7 +89,9 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     # The facilitator closes and reveals: the ranking shows on every screen.
     fiona.get_by_role("button", name="Close voting").click()
     expect(sam.locator("#dots-left")).to_be_hidden()  # closed: no dots left to spend, live
-    fiona.get_by_role("button", name="Reveal the votes").click()
+    # The next step is offered beside the news, to the facilitator only.
+    expect(sam.get_by_role("button", name="Reveal now")).to_have_count(0)
+    fiona.get_by_role("button", name="Reveal now").click()
     for page in (fiona, sam, lea):
         expect(page.locator("#results")).to_contain_text("Top frictions")
     first_row = fiona.locator("#results tbody tr").first

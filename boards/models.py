@@ -31,6 +31,7 @@ class NoteKind(models.TextChoices):
     IDEA = "idea", "Idea"
     QUESTION = "question", "Question"
     DELIGHT = "delight", "Delight"
+    MOMENT = "moment", "Moment of truth"
 
 
 EMOTION_LABELS = {-2: "Very negative", -1: "Negative", 0: "Neutral", 1: "Positive", 2: "Very positive"}

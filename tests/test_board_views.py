@@ -12,7 +12,7 @@ import pytest
 from django.utils.html import escape
 
 from boards import services
-from boards.models import BoardEvent, MicroInteraction, Note, Phase
+from boards.models import BoardEvent, MicroInteraction, Note, NoteKind, Phase
 from tests.conftest import client_for
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -98,6 +98,21 @@ def test_it_adds_a_note_from_the_capture_form(as_participant, board, participant
     assert note.author == participant and note.micro_interaction == mi and note.kind == "friction"
     # the form keeps the phase, micro-interaction and kind for the next note, with an empty text
     assert f'<option value="{mi.pk}" selected' in r.content.decode()
+
+
+def test_it_lets_staff_flag_a_moment_of_truth(as_participant, board, participant):
+    page = as_participant.get(f"/boards/{board.pk}/").content.decode()
+    assert '<input type="radio" name="kind" value="moment"' in page and "Moment of truth</label>" in page
+    mi = first_interaction(board)
+    r = as_participant.post(f"/boards/{board.pk}/notes/", {
+        "phase": mi.phase_id, "interaction": mi.pk, "kind": "moment", "text": "She left without a word",
+        "request_id": str(uuid.uuid4()),
+    }, **HX)
+    assert r.status_code == 200
+    note = Note.objects.get(text="She left without a word")
+    assert note.kind == NoteKind.MOMENT and note.author == participant
+    page = as_participant.get(f"/boards/{board.pk}/").content.decode()
+    assert f'id="note-{note.pk}" class="note kind-moment"' in page
 
 
 def test_it_applies_a_retried_post_once(as_participant, board):

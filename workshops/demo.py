@@ -184,7 +184,7 @@ RATINGS: tuple[Rating, ...] = (
 )
 
 FRICTION, DELIGHT, IDEA = NoteKind.FRICTION, NoteKind.DELIGHT, NoteKind.IDEA
-QUESTION, OBSERVATION = NoteKind.QUESTION, NoteKind.OBSERVATION
+QUESTION, OBSERVATION, MOMENT = NoteKind.QUESTION, NoteKind.OBSERVATION, NoteKind.MOMENT
 
 # One entry per note, as it sits on the board.
 # fmt: off
@@ -215,6 +215,9 @@ NOTES: tuple[NoteData, ...] = (
     NoteData("lea", "Consideration", "Waits at the door while staff serve a VIC", IDEA,
              "Greet every client within a minute, even during a VIC appointment: a host at the "
              "door, a glass of water, a seat with the brand book."),
+    NoteData("sam", "Consideration", "Waits at the door while staff serve a VIC", MOMENT,
+             "A first-time buyer decides here, before anyone has said a word, whether the maison "
+             "is for her."),
     NoteData("sam", "Consideration", "Books a private appointment", DELIGHT,
              "Clients love a personal call from their associate to confirm the appointment."),
     # Purchase

@@ -275,8 +275,29 @@
     syncOptions(document.getElementById("capture-mi"), steps, true);
   }
 
+  // A private round: everyone's board holds a placeholder for each hidden note, the same for
+  // all. Its author sees their own note in its place, from #my-panel (pushed to them alone).
+  function paintMyHiddenNotes() {
+    var me = document.body.getAttribute("data-member");
+    if (!me) return;
+    document.querySelectorAll('#board .note-hidden[data-author="' + me + '"]').forEach(function (slot) {
+      var mine = document.getElementById("my-note-" + slot.getAttribute("data-note"));
+      if (!mine || slot.getAttribute("data-shown") === mine.getAttribute("data-version")) return;
+      var parts = Array.prototype.map.call(mine.childNodes, function (n) { return n.cloneNode(true); });
+      var badge = document.createElement("span");
+      badge.className = "note-only-you";
+      badge.textContent = "Only you see this until the reveal";
+      parts.push(badge);
+      slot.replaceChildren.apply(slot, parts);
+      slot.className = mine.className + " note-hidden is-mine";
+      slot.setAttribute("data-shown", mine.getAttribute("data-version"));
+      if (window.htmx) window.htmx.process(slot);
+    });
+  }
+
   function refresh() {
     keepControls();
+    paintMyHiddenNotes();
     syncCapture();
     paintMyDots();
     paintDotsLeft();

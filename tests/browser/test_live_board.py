@@ -258,12 +258,14 @@ def test_it_shows_every_kind_of_note_on_a_phone(phone, sign_in, board_url):
     open_board(phone, sign_in, "sam", board_url)
     width = phone.viewport_size["width"]
     options = phone.locator("#capture-form .kind-option")
-    expect(options).to_have_count(5)
+    expect(options).to_have_count(6)
     for option in options.all():
         box = option.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, option.inner_text()
     options.filter(has_text="Delight").click()
     expect(phone.locator('#capture-form input[name="kind"][value="delight"]')).to_be_checked()
+    options.filter(has_text="Moment of truth").click()
+    expect(phone.locator('#capture-form input[name="kind"][value="moment"]')).to_be_checked()
 
 
 def test_it_shows_a_closed_workshop_on_the_phone_and_refuses_its_notes(desktop, phone, sign_in, board_url):
@@ -573,3 +575,45 @@ def test_it_points_an_idle_phone_form_at_the_phase_the_room_focuses_on(desktop, 
         phone.locator("#capture-phase option", has_text="Purchase").get_attribute("value"))
     fiona.locator("#focus-select").select_option(label="No focus")
     fiona.locator("#focus-select").locator("xpath=ancestor::form").get_by_role("button").click()
+
+
+def test_it_shows_authors_their_own_notes_in_place_during_a_private_round(
+    desktop, phone, sign_in, board_url, watch_errors
+):
+    errors = watch_errors(phone)
+    open_board(desktop, sign_in, "fiona", board_url)
+    open_board(phone, sign_in, "sam", board_url)
+    desktop.locator("#session summary", has_text="Facilitate").click()
+    desktop.get_by_role("button", name="Start a private writing round").click()
+    expect(phone.locator("#session")).to_contain_text("Private writing round")
+
+    text = "The client asked for the strap in her size and we had none to show"
+    capture(phone, phase="Purchase", interaction="Pays and receives the piece", kind="moment", text=text)
+    sent(phone)
+    step = "Pays and receives the piece"
+    # The room sees a placeholder; the author sees the note itself where it sits on the board.
+    on_projector = desktop.locator(".interaction", has_text=step).locator(".note-hidden")
+    expect(on_projector).to_have_count(1)
+    expect(on_projector).to_contain_text("Hidden until the facilitator reveals the round")
+    expect(desktop.locator("#board")).not_to_contain_text(text)
+    mine = phone.locator(".interaction", has_text=step).locator(".note.is-mine")
+    expect(mine).to_contain_text(text)
+    expect(mine).to_contain_text("Only you see this until the reveal")
+    expect(mine).to_have_class(re.compile(r"kind-moment"))
+    mine.scroll_into_view_if_needed()
+    phone.screenshot(path=shot("private-round-own-note-phone.png"))
+
+    # Its tools work from the board: an edit shows there at once.
+    mine.get_by_role("button", name="Edit note").click()
+    dialog = phone.locator("#dialog")
+    dialog.get_by_label("Text").fill(text + ", twice")
+    dialog.get_by_role("button", name="Save").click()
+    expect(mine).to_contain_text(text + ", twice")
+    expect(desktop.locator("#board")).not_to_contain_text(text)
+
+    desktop.get_by_role("button", name="Reveal the private notes").click()
+    revealed = desktop.locator(".interaction", has_text=step).locator(".note", has_text=text + ", twice")
+    expect(revealed).to_have_count(1)
+    expect(phone.locator(".interaction", has_text=step).locator(".note", has_text=text + ", twice")).not_to_have_class(
+        re.compile(r"is-mine"))
+    assert errors == []

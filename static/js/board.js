@@ -443,12 +443,14 @@
     if (!note) return;
     dragged = note;
     note.classList.add("dragging");
+    document.body.classList.add("is-dragging"); // every list opens up, the empty ones too
     e.dataTransfer.effectAllowed = "move";
     e.dataTransfer.setData("text/plain", note.getAttribute("data-note"));
   });
   document.addEventListener("dragend", function () {
     if (dragged) dragged.classList.remove("dragging");
     dragged = null;
+    document.body.classList.remove("is-dragging");
     document.querySelectorAll(".drop-target").forEach(function (l) { l.classList.remove("drop-target"); });
   });
   document.addEventListener("dragover", function (e) {

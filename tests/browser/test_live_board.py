@@ -617,3 +617,29 @@ def test_it_shows_authors_their_own_notes_in_place_during_a_private_round(
     expect(phone.locator(".interaction", has_text=step).locator(".note", has_text=text + ", twice")).not_to_have_class(
         re.compile(r"is-mine"))
     assert errors == []
+
+
+def test_it_opens_up_an_empty_step_to_drop_a_note_on(desktop, sign_in, board_url):
+    open_board(desktop, sign_in, "fiona", board_url)
+    text = "The boutique story is told before the client has sat down"
+    capture(desktop, phase="Consideration", interaction="The whole phase", kind="observation", text=text)
+    note = desktop.locator(".note", has_text=text)
+    expect(note).to_have_count(1)
+    empty = desktop.locator(".interaction", has_text="Is welcomed and told the brand story").locator(".notes")
+    expect(empty.locator(".note")).to_have_count(0)
+    assert empty.bounding_box()["height"] < 20  # a thin strip while nothing is dragged
+
+    note.evaluate("el => el.scrollIntoView({block: 'center'})")  # the step just above it in sight too
+    a = note.bounding_box()
+    desktop.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    desktop.mouse.down()
+    desktop.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2 + 12, steps=4)
+    expect(desktop.locator("body")).to_have_class(re.compile(r"is-dragging"))
+    # While a note is dragged, an empty step opens into a drop zone that says so.
+    box = empty.bounding_box()
+    assert box["height"] >= 40 and box["y"] > 0, box
+    desktop.screenshot(path=shot("drag-to-empty-step.png"))
+    desktop.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=8)
+    desktop.mouse.up()
+    expect(empty.locator(".note", has_text=text)).to_have_count(1)
+    expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-dragging"))

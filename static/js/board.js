@@ -295,6 +295,28 @@
     });
   }
 
+  // Present: large type and only the board, full screen, for the room. Leaving full screen
+  // (Esc) ends it too.
+  function present(on) {
+    document.body.classList.toggle("is-presenting", on);
+    document.querySelectorAll("[data-present]").forEach(function (b) {
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+      b.textContent = on ? "Stop presenting" : "Present";
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-present]");
+    if (!button) return;
+    var on = !document.body.classList.contains("is-presenting");
+    present(on);
+    var root = document.documentElement;
+    if (on && root.requestFullscreen && !document.fullscreenElement) root.requestFullscreen().catch(function () {});
+    if (!on && document.fullscreenElement) document.exitFullscreen().catch(function () {});
+  });
+  document.addEventListener("fullscreenchange", function () {
+    if (!document.fullscreenElement && document.body.classList.contains("is-presenting")) present(false);
+  });
+
   function refresh() {
     keepControls();
     paintMyHiddenNotes();

@@ -643,3 +643,33 @@ def test_it_opens_up_an_empty_step_to_drop_a_note_on(desktop, sign_in, board_url
     desktop.mouse.up()
     expect(empty.locator(".note", has_text=text)).to_have_count(1)
     expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-dragging"))
+
+
+def test_it_presents_the_board_in_large_type_for_the_room(desktop, sign_in, board_url, watch_errors):
+    errors = watch_errors(desktop)
+    open_board(desktop, sign_in, "fiona", board_url)
+    note_text = desktop.locator(".note .note-text").first
+    before = float(note_text.evaluate("el => parseFloat(getComputedStyle(el).fontSize)"))
+
+    desktop.get_by_role("button", name="Present", exact=True).click()
+    expect(desktop.locator("body")).to_have_class(re.compile(r"is-presenting"))
+    for chrome in (".topbar", "#capture-form", ".legend", ".board-menu", ".note-tools", "#presence"):
+        expect(desktop.locator(chrome).first).to_be_hidden()
+    # The session bar and its controls stay: the facilitator runs the session from here.
+    expect(desktop.locator("#session summary", has_text="Facilitate")).to_be_visible()
+    expect(desktop.locator("#sync-status")).to_be_visible()
+    after = float(note_text.evaluate("el => parseFloat(getComputedStyle(el).fontSize)"))
+    assert after >= 1.3 * before and after >= 20, (before, after)
+    assert desktop.evaluate("() => document.fullscreenElement === document.documentElement")
+    desktop.locator("#board").scroll_into_view_if_needed()
+    desktop.screenshot(path=shot("presenting.png"))
+
+    # Leaving full screen (Esc) ends the presentation; so does the button.
+    desktop.evaluate("() => document.exitFullscreen()")
+    expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-presenting"))
+    expect(desktop.locator(".topbar")).to_be_visible()
+    desktop.get_by_role("button", name="Present", exact=True).click()
+    desktop.get_by_role("button", name="Stop presenting").click()
+    expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-presenting"))
+    expect(desktop.get_by_role("button", name="Present", exact=True)).to_have_attribute("aria-pressed", "false")
+    assert errors == []

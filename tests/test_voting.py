@@ -223,3 +223,22 @@ def test_it_gives_tied_frictions_the_same_rank(board, voting, participant, other
     ranking = render.results_context(board)["results"]["ranking"]
     assert [(row["note"].pk, row["total"], row["rank"]) for row in ranking] == [
         (frictions[0].pk, 2, 1), (frictions[1].pk, 1, 2), (frictions[2].pk, 1, 2), (frictions[3].pk, 1, 2)]
+
+
+def test_it_says_plainly_how_many_dots_were_cast(as_facilitator, board, facilitator, participant, voting, frictions):
+    def session() -> str:
+        return as_facilitator.get(f"/boards/{board.pk}/").content.decode()
+
+    assert "no dots cast yet" in session()
+    services.cast_vote(actor=participant, note=frictions[0])
+    assert "1 dot cast by 1 person" in session()
+    services.cast_vote(actor=facilitator, note=frictions[1])
+    assert "2 dots cast by 2 people" in session()
+    services.close_voting_round(actor=facilitator, scenario=board)
+    assert "2 dots cast by 2 people; results not revealed yet" in session()
+
+
+def test_it_says_when_a_closed_round_had_no_dots(as_facilitator, board, facilitator, voting):
+    services.close_voting_round(actor=facilitator, scenario=board)
+    page = as_facilitator.get(f"/boards/{board.pk}/").content.decode()
+    assert "Voting closed · no dots were cast" in page and "cast by 0" not in page

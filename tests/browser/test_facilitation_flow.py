@@ -72,7 +72,7 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     expect(sam.locator("#dots-left")).to_have_text("All your 3 dots are placed: take one back to move it")
     expect(friction(sam, "nobody was on live chat").get_by_role("button", name="Put a dot on this friction")).to_be_disabled()
     expect(friction(sam, STRAPS).get_by_role("button", name="Take a dot back")).to_be_enabled()
-    expect(fiona.locator("#session")).to_contain_text("5 dots cast by 2")
+    expect(fiona.locator("#session")).to_contain_text("5 dots cast by 2 people")
     # Nobody sees totals before the reveal.
     expect(fiona.locator(".vote-total")).to_have_count(0)
     friction(sam, PACKAGING).scroll_into_view_if_needed()

@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.html import format_html
 
 from boards.models import BoardEvent, Scenario
@@ -61,10 +62,19 @@ def applied_event(scenario: Scenario, request_id: uuid.UUID | None) -> BoardEven
         return None
 
 
-def last_changed_by(scenario: Scenario, *, note: int) -> str:
-    """Who made the latest change to a note on this board, by name, for a conflict's message."""
+# The events that change what a conflict compares (its version), by what they change.
+_CHANGES = {
+    "note": Q(kind__startswith="note."),
+    "phase": Q(kind="phase.updated"),
+    "interaction": Q(kind__in=["interaction.updated", "interaction.rated"]),
+}
+
+
+def last_changed_by(scenario: Scenario, *, what: str, pk: int) -> str:
+    """Who made the latest change to a note, phase or interaction (`what`) of this board, by
+    name, for a conflict's message."""
     event = (
-        BoardEvent.objects.filter(scenario=scenario, kind__startswith="note.", payload__note=note)
+        BoardEvent.objects.filter(_CHANGES[what], scenario=scenario, **{f"payload__{what}": pk})
         .select_related("actor__user")
         .order_by("-seq")
         .first()

@@ -263,7 +263,7 @@ def update_phase(
     if current.version != version:
         if events.applied_event(scenario, request_id):  # a retry: see edit_note
             return current
-        raise Conflict(current, "Someone else renamed this phase in the meantime.")
+        raise Conflict(current, f"{events.last_changed_by(scenario, what='phase', pk=current.pk)} changed this phase while you were typing.")
     current.name, current.goal = _phase_fields(name, goal)
     current.version += 1
     current.save(update_fields=["name", "goal", "version"])
@@ -415,7 +415,9 @@ def update_micro_interaction(
     if current.version != version:
         if events.applied_event(scenario, request_id):  # a retry: see edit_note
             return current
-        raise Conflict(current, "Someone else changed this micro-interaction in the meantime.")
+        raise Conflict(
+            current, f"{events.last_changed_by(scenario, what='interaction', pk=current.pk)} changed this micro-interaction while you were typing."
+        )
     current.action, current.channel, current.emotion, current.moment_of_truth = _interaction_fields(
         action, channel, emotion, moment_of_truth
     )
@@ -649,7 +651,7 @@ def edit_note(
         # already is refused by `events.append`).
         if events.applied_event(scenario, request_id):
             return current
-        raise Conflict(current, f"{events.last_changed_by(scenario, note=current.pk)} edited this note while you were typing.")
+        raise Conflict(current, f"{events.last_changed_by(scenario, what='note', pk=current.pk)} edited this note while you were typing.")
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
     old_kind = current.kind

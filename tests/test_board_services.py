@@ -411,6 +411,7 @@ def test_it_refuses_a_stale_phase_rename_with_the_current_phase(facilitator, boa
         "Discovery",
         2,
     )
+    assert caught.value.message == "Fiona changed this phase while you were typing."
     assert board_state(board) == before
 
 
@@ -524,6 +525,7 @@ def test_it_refuses_a_stale_micro_interaction_update_with_the_current_one(facili
     current = caught.value.current
     assert isinstance(current, MicroInteraction)
     assert (current.pk, current.emotion, current.version) == (mi.pk, -1, 2)
+    assert caught.value.message == "Fiona changed this micro-interaction while you were typing."
     assert board_state(board) == before
 
 

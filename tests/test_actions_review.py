@@ -125,6 +125,30 @@ def test_it_shows_the_teams_actions_to_every_member(request, team, actions, who)
     assert "1 overdue" in html
 
 
+def owner_loads(html: str) -> list[str]:
+    """The "who owns what" list, one line per owner, as a reader sees it."""
+    block = html[html.index('id="owner-loads"'):]
+    block = block[: block.index("</ul>")]
+    return [" ".join(re.sub(r"<[^>]+>", " ", "<li" + li).split()) for li in block.split("<li")[1:]]
+
+
+def test_it_says_who_owns_what_most_overdue_first(as_manager, team, actions, participant, facilitator, board):
+    services.create_action(
+        actor=facilitator, scenario=board, title="Greet every client within a minute", owner=participant,
+        notes=[friction(board, participant, "Consideration", "Ignored at the door during a VIC visit")],
+        due_date=days(5),
+    )
+    html = text(as_manager.get(f"/teams/{team.pk}/actions/"))
+    assert owner_loads(html) == ["Lea 1 open · 1 overdue", "Sam 2 open", "Marc 0 open · 1 done"]
+    assert f'href="/teams/{team.pk}/actions/?owner={participant.pk}">Sam</a>' in html
+    assert f'href="/teams/{team.pk}/actions/?overdue=on"><strong>1 overdue</strong>' in html
+    # The summary follows the filters, and is left out once the list is one owner's.
+    html = text(as_manager.get(f"/teams/{team.pk}/actions/?status=done"))
+    assert owner_loads(html) == ["Marc 0 open · 1 done"]
+    html = text(as_manager.get(f"/teams/{team.pk}/actions/?owner={participant.pk}"))
+    assert 'id="owner-loads"' not in html and len(rows(html)) == 2
+
+
 def test_it_hides_the_actions_page_from_other_teams(as_outsider, team, actions):
     assert as_outsider.get(f"/teams/{team.pk}/actions/").status_code == 404
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -67,6 +68,28 @@ def _annotate(actions: list[Action], member: Membership, today: datetime.date) -
         action.due_today = action.is_due_today(today)
         action.can_update = services.can_update_action(member, action)
     return actions
+
+
+@dataclass
+class OwnerLoad:
+    """One owner's share of a list of actions."""
+
+    owner: Membership
+    open: int = 0
+    overdue: int = 0
+    done: int = 0
+
+
+def _by_owner(actions: list[Action]) -> list[OwnerLoad]:
+    """Who owns what among `actions` (annotated): each owner's open, overdue and done actions,
+    the most overdue first."""
+    loads: dict[int, OwnerLoad] = {}
+    for action in actions:
+        load = loads.setdefault(action.owner_id, OwnerLoad(action.owner))
+        load.overdue += action.overdue
+        load.open += not action.is_closed
+        load.done += action.status == ActionStatus.DONE
+    return sorted(loads.values(), key=lambda x: (-x.overdue, -x.open, x.owner.name.casefold()))
 
 
 def _next_url(request: HttpRequest, value: str | None, default: str) -> str:
@@ -139,6 +162,7 @@ def team_actions(request: HttpRequest, team_id: int) -> HttpResponse:
         "form": form,
         "actions": actions,
         "overdue_count": sum(1 for a in actions if a.overdue),
+        "by_owner": [] if form.filters().get("owner") else _by_owner(actions),
         "filtered": bool(form.filters()),
         "query": request.GET.urlencode(),
         "today": timezone.localdate(),

@@ -191,6 +191,12 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def push_to_member(*, member_id: int, html: str) -> None:
+    """After commit, send `html` to every board socket of one membership, whatever the board
+    (the menu's count of new actions). No seq, never replayed: a page loads it afresh."""
+    _send_on_commit(membership_group(member_id), html)
+
+
 def push_private(*, scenario_id: int, member_id: int, html: str) -> None:
     """After commit, send `html` to one person's sockets on one board. Not part of the board's
     state: no seq, never replayed (a reconnecting socket gets that person's state afresh)."""

@@ -2,7 +2,7 @@ from functools import cache
 
 from django.http import HttpRequest
 
-from workshops.models import Action, ActionStatus
+from workshops.render import new_actions_count
 
 
 def csp_nonce(request: HttpRequest) -> dict[str, object]:
@@ -17,12 +17,4 @@ def new_actions(request: HttpRequest) -> dict[str, object]:
     if user is None or not user.is_authenticated:
         return {"new_actions": 0}
 
-    @cache
-    def count() -> int:
-        return (
-            Action.objects.filter(owner__user=user, owner__revoked_at__isnull=True, seen_by_owner=False)
-            .exclude(status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
-            .count()
-        )
-
-    return {"new_actions": count}
+    return {"new_actions": cache(lambda: new_actions_count(user))}

@@ -24,8 +24,9 @@ def give(board, facilitator, owner, title: str = "Gift-wrap at the till, not in 
 
 def menu_count(client) -> str | None:
     page = client.get(reverse("home")).content.decode()
-    found = re.search(r'id="new-actions"[^>]*>(\d+)<', page)
-    return found.group(1) if found else None
+    found = re.search(r'id="new-actions"([^>]*)>(\d+)<', page)
+    assert found, "the menu always holds the count, hidden at 0, for a push to fill in"
+    return None if re.search(r"\shidden\b", found.group(1)) else found.group(2)
 
 
 def new_badges(page: str) -> list[str]:
@@ -107,3 +108,45 @@ def test_it_counts_nothing_for_someone_outside_the_team(request, board, facilita
     give(board, facilitator, participant)
     assert menu_count(client_for(request.getfixturevalue(who))) is None
     assert menu_count(client_for(participant)) == "1"
+
+
+COUNT = re.compile(r'<span class="nav-count" id="new-actions"[^>]*hx-swap-oob="true">(\d+)<')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_updates_the_menu_count_live_on_the_owners_board_and_my_actions(board, facilitator, participant):
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from journeymap.asgi import application
+    from tests.ws import communicator, session_cookie
+
+    phone = client_for(participant)
+    on_board, on_facilitators_board = communicator(board.pk, participant), communicator(board.pk, facilitator)
+    my_actions = WebsocketCommunicator(application, "/ws/me/", headers=[
+        (b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", session_cookie(participant))])
+
+    async def next_count(comm) -> str:
+        while True:  # past the board's own pushes and the people present
+            found = COUNT.search(await comm.receive_from(timeout=3))
+            if found:
+                return found.group(1)
+
+    async def run():
+        for comm in (on_board, on_facilitators_board, my_actions):
+            assert (await comm.connect())[0]
+        await my_actions.receive_from(timeout=3)  # the list as it is
+        await database_sync_to_async(give)(board, facilitator, participant)
+        assert await next_count(on_board) == "1"
+        assert await next_count(my_actions) == "1"
+        # Seen in "My actions" (another tab): every page of theirs drops the count.
+        await database_sync_to_async(phone.get)(reverse("my-actions"))
+        assert await next_count(on_board) == "0"
+        # Nobody else's menu is touched.
+        while not await on_facilitators_board.receive_nothing(timeout=0.2):
+            assert not COUNT.search(await on_facilitators_board.receive_from())
+        for comm in (on_board, on_facilitators_board, my_actions):
+            await comm.disconnect()
+
+    async_to_sync(run)()

@@ -26,3 +26,17 @@ def my_actions_context(user) -> dict:
 def my_actions(user) -> str:
     """The "My actions" list, as a push for the owner's open pages."""
     return render_to_string("workshops/my_actions.html#my-actions", {"oob": True, **my_actions_context(user)})
+
+
+def new_actions_count(user) -> int:
+    """How many open actions were given to `user` and are not yet seen in "My actions"."""
+    return (
+        Action.objects.filter(owner__user=user, owner__revoked_at__isnull=True, seen_by_owner=False)
+        .exclude(status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
+        .count()
+    )
+
+
+def new_actions(user) -> str:
+    """The menu's count of new actions, as a push for every open page of `user`."""
+    return render_to_string("base.html#new-actions", {"oob": True, "new_actions": new_actions_count(user)})

@@ -386,7 +386,7 @@ def create_action(
                    board_render.results(scenario)],
         request_id=request_id,
     )
-    events.push_to_user(user_id=owner.user_id, html=workshops_render.my_actions(owner.user))
+    _push_my_actions(owner.user)
     return action
 
 
@@ -427,7 +427,7 @@ def update_action_status(
             payload={"action": current.pk, "status": status, "comment": comment},
             fragments=[*board_render.notes(scenario, notes), board_render.board_actions(scenario)],
         )
-    events.push_to_user(user_id=current.owner.user_id, html=workshops_render.my_actions(current.owner.user))
+    _push_my_actions(current.owner.user)
     return current
 
 
@@ -489,7 +489,7 @@ def replan_action(
             fragments=[*board_render.notes(scenario, current.notes.all()), board_render.board_actions(scenario)],
         )
     for person in {previous_owner.user_id: previous_owner, owner.user_id: owner}.values():
-        events.push_to_user(user_id=person.user_id, html=workshops_render.my_actions(person.user))
+        _push_my_actions(person.user)
     return current
 
 
@@ -500,7 +500,30 @@ def mark_actions_seen(*, user: AbstractBaseUser, action: Action | None = None) -
     mine = Action.objects.filter(owner__user=user, seen_by_owner=False)
     if action is not None:
         mine = mine.filter(pk=action.pk)
-    return mine.update(seen_by_owner=True)
+    seen = mine.update(seen_by_owner=True)
+    if seen:
+        _push_new_actions_count(user)
+    return seen
+
+
+def _push_my_actions(user: AbstractBaseUser) -> None:
+    """After commit, bring the person's open "My actions" pages up to date, and the menu's count
+    of new actions on every page of theirs that listens."""
+    count = workshops_render.new_actions(user)
+    events.push_to_user(user_id=user.pk, html=workshops_render.my_actions(user) + count)
+    _push_to_their_boards(user, count)
+
+
+def _push_new_actions_count(user: AbstractBaseUser) -> None:
+    count = workshops_render.new_actions(user)
+    events.push_to_user(user_id=user.pk, html=count)
+    _push_to_their_boards(user, count)
+
+
+def _push_to_their_boards(user: AbstractBaseUser, html: str) -> None:
+    """After commit, to every board socket of the person, through each of their memberships."""
+    for member_id in Membership.objects.filter(user=user, revoked_at__isnull=True).values_list("pk", flat=True):
+        events.push_to_member(member_id=member_id, html=html)
 
 
 def _day(value: datetime.date) -> str:

@@ -101,6 +101,7 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
 
     # The winner becomes an action owned by a staff member. The dialog shows the friction and
     # leaves the action's title to say what will be done.
+    new_before = {p: int(p.locator("#new-actions").text_content().split()[0]) for p in (sam, lea)}
     first_row.get_by_role("button", name="Make it an action…").click()
     title_box = dialog.get_by_label("Action", exact=True)
     expect(title_box).to_be_visible()
@@ -124,6 +125,10 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     for page in (fiona, sam, lea):
         expect(friction(page, PACKAGING).locator(".action-chip")).to_contain_text("White-glove delivery")
         expect(page.locator("#board-actions")).to_contain_text("Samuel Rochat")
+    # Sam's menu counts the new action at once, without a reload; nobody else's does.
+    expect(sam.locator("#new-actions")).to_be_visible()
+    expect(sam.locator("#new-actions")).to_have_text(f"{new_before[sam] + 1} new")
+    expect(lea.locator("#new-actions")).to_have_text(f"{new_before[lea]} new")
     # The dots' total stays readable below the action, not on top of it.
     total, chip = (friction(fiona, PACKAGING).locator(sel).bounding_box() for sel in (".vote-total", ".action-chip"))
     assert total["y"] >= chip["y"] + chip["height"], (total, chip)

@@ -479,6 +479,13 @@ def workshop_markdown(workshop: Any) -> str:
         n.pk: n
         for n in Note.objects.filter(pk__in=list(dots), hidden=False).select_related("phase", "micro_interaction")
     }
+    flagged: dict[int, list[Note]] = defaultdict(list)  # notes written as moments of truth
+    for note in (
+        Note.objects.filter(scenario__in=scenarios, kind=NoteKind.MOMENT, hidden=False)
+        .select_related("phase", "micro_interaction")
+        .order_by("phase__order", "micro_interaction__order", "order", "pk")
+    ):
+        flagged[note.scenario_id].append(note)
     actions: dict[int | None, list[Action]] = defaultdict(list)
     for action in Action.objects.filter(workshop=workshop).select_related("owner__user").order_by("due_date", "pk"):
         actions[action.scenario_id].append(action)
@@ -508,6 +515,12 @@ def workshop_markdown(workshop: Any) -> str:
                 spread += ", people disagree)" if p.disagree else ")"
             lines.append(f"{p.number}. {md(p.phase)} · {md(p.action)} ({md(p.channel)}): **{p.value_text}**{spread}{mark}")
         lines.append("")
+        if flagged[scenario.pk]:
+            lines += ["### Moments of truth the team wrote", ""]
+            for note in flagged[scenario.pk]:
+                where = f"{note.phase.name} · {note.micro_interaction.action}" if note.micro_interaction else note.phase.name
+                lines.append(f"- {md(note.text)} · *{md(where)}*")
+            lines.append("")
         voting = rounds.get(scenario.pk)
         lines += ["### Top frictions", ""]
         ranked = sorted(

@@ -416,6 +416,17 @@ def test_it_downloads_the_workshop_summary_as_markdown(board, mapped, workshop, 
     assert "Secret idea" not in text
 
 
+def test_it_lists_the_moments_of_truth_the_team_wrote_in_the_markdown_summary(board, workshop, participant, as_manager):
+    chat = step(board, "Asks for a model's details on live chat")
+    services.add_note(actor=participant, scenario=board, phase=chat.phase, micro_interaction=chat, kind="moment",
+                      text="She nearly *left* for another maison here")
+    text = as_manager.get(f"/workshops/{workshop.pk}/summary.md").content.decode()
+    section = text[text.index("### Moments of truth the team wrote"):]
+    assert section.splitlines()[2] == (
+        "- She nearly \\*left\\* for another maison here · *Consideration · Asks for a model's details on live chat*"
+    )
+
+
 def test_it_escapes_markdown_and_html_in_what_people_typed():
     assert exports.md("<script>*x*</script>\n# y") == "\\<script\\>\\*x\\*\\</script\\> \\# y"
 

@@ -191,6 +191,22 @@ def test_it_is_made_for_printing(as_manager, workshop, mapped):
     assert "break-before: page" in print_css and "break-inside: avoid" in print_css
 
 
+def test_it_lists_the_notes_written_as_moments_of_truth(as_manager, workshop, mapped, participant, facilitator):
+    board = mapped["board"]
+    phase = board.phases.get(name="Purchase")
+    step = phase.interactions.order_by("order")[0]
+    board_services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=step, kind="moment",
+                            text="Her face lit up when the associate praised her choice")
+    board_services.start_private_round(actor=facilitator, scenario=board)
+    board_services.add_note(actor=participant, scenario=board, phase=phase, kind="moment", text="Still hidden")
+    html = section(as_manager.get(f"/workshops/{workshop.pk}/summary/").content.decode(), board)
+    moments = html[html.index("Moments of truth") : html.index("<h3>Actions</h3>")]
+    flagged = moments[moments.index('class="flagged-moments"'):]
+    assert "Her face lit up when the associate praised her choice" in flagged
+    assert f"· Purchase · {step.action}" in flagged
+    assert "Still hidden" not in html  # a private round's note stays private here too
+
+
 def test_it_needs_no_more_queries_for_more_actions_and_notes(
     as_manager, workshop, mapped, facilitator, participant
 ):
@@ -203,6 +219,8 @@ def test_it_needs_no_more_queries_for_more_actions_and_notes(
     board = mapped["board"]
     for i in range(4):
         note = add_friction(board, participant, "Awareness", f"Another friction {i}")
+        board_services.add_note(actor=participant, scenario=board, phase=note.phase, micro_interaction=note.micro_interaction,
+                                kind="moment", text=f"A moment of truth {i}")
         services.create_action(
             actor=facilitator,
             scenario=board,

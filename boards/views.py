@@ -630,6 +630,8 @@ def voting_open(request: HttpRequest, pk: int) -> HttpResponse:
     return _dialog(request, {
         "title": "Open dot voting", "form": form, "action": reverse("voting-open", args=[scenario.pk]),
         "submit": "Open voting",
+        "explain": "Everyone places their dots on the frictions they would fix first: other kinds of note take "
+                   "no dots. Totals stay hidden until you reveal them.",
     }, 422 if request.method == "POST" else 200)
 
 

@@ -34,6 +34,7 @@ def voting(board, facilitator, frictions):
 def test_it_opens_a_round_with_defaults_from_the_dialog(as_facilitator, board, frictions):
     form = as_facilitator.get(f"/boards/{board.pk}/voting/open/", **HX).content.decode()
     assert 'value="3"' in form and 'value="2"' in form
+    assert "on the frictions they would fix first: other kinds of note take no dots" in form
     r = as_facilitator.post(f"/boards/{board.pk}/voting/open/", {"budget": 3, "cap_per_note": 2, "phase": ""}, **HX)
     assert r.status_code == 204
     round_ = VotingRound.objects.get(scenario=board)
@@ -166,7 +167,7 @@ def test_it_breaks_down_votes_by_function_without_exposing_anyone(board, team, f
     results = page[page.index('id="results"'):page.index('id="board"')]
     assert "Boutique &amp; retail" in results and "E-commerce" in results
     assert "HR" not in results  # one person's function is never shown apart
-    assert "counted in the totals only" in results
+    assert "Dots from a function with a single voter count in the totals only" in results
     # ranking: friction 0 has 4 dots, friction 1 has 3
     assert results.index("Friction 0") < results.index("Friction 1")
 
@@ -181,7 +182,10 @@ def test_it_shows_no_breakdown_that_would_only_repeat_the_dots(board, team, faci
     results = render.results_context(board)["results"]
     assert results["columns"] == [] and results["ranking"][0]["breakdown"] == []
     page = client_for(facilitator).get(f"/boards/{board.pk}/").content.decode()
-    assert "Other functions" not in page[page.index('id="results"'):page.index('id="board"')]
+    results = page[page.index('id="results"'):page.index('id="board"')]
+    assert "Other functions" not in results
+    # Nor a word about columns and lone voters that the table doesn't have.
+    assert "2 voters. Votes are anonymous.</p>" in results and "single voter" not in results
 
 
 def test_it_lets_only_members_vote(board, voting, outsider, frictions):
@@ -229,7 +233,7 @@ def test_it_says_plainly_how_many_dots_were_cast(as_facilitator, board, facilita
     def session() -> str:
         return as_facilitator.get(f"/boards/{board.pk}/").content.decode()
 
-    assert "no dots cast yet" in session()
+    assert "Dot voting on frictions: 3 dots each, up to 2 per friction · no dots cast yet" in session()
     services.cast_vote(actor=participant, note=frictions[0])
     assert "1 dot cast by 1 person" in session()
     services.cast_vote(actor=facilitator, note=frictions[1])

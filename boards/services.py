@@ -810,7 +810,8 @@ def set_board_lock(
 
 @transaction.atomic
 def show_workshop_status(*, actor: Membership, scenario_id: int) -> None:
-    """The workshop was closed or opened again: its board's session bar says so, on every screen.
+    """The workshop went live, was closed or opened again: its board's session bar says so, on
+    every screen.
     (Called by `workshops.services.update_workshop`, which has checked the actor.)"""
     scenario = events.lock_board(scenario_id)
     status = scenario.workshop.status

@@ -120,6 +120,25 @@ def set_status(facilitator, workshop, status: str) -> None:
                                       status=status, follows_up=None)
 
 
+def test_it_reminds_the_facilitator_on_the_board_to_go_live(as_facilitator, as_participant, board, workshop):
+    assert workshop.status == "planned"
+    page = as_facilitator.get(f"/boards/{board.pk}/").content.decode()
+    flag = page[page.index('class="flag flag-planned fac-only"'):]
+    flag = flag[: flag.index("</span>")]
+    assert "The workshop is still planned" in flag
+    assert f'hx-post="/workshops/{workshop.pk}/status/"' in flag and 'name="status" value="live"' in flag
+    # Staff can't take it live, whatever the page shows them.
+    assert as_participant.post(f"/workshops/{workshop.pk}/status/", {"status": "live"}, **HX).status_code == 403
+    r = as_facilitator.post(f"/workshops/{workshop.pk}/status/", {"status": "live"}, **HX)
+    assert r.status_code == 204
+    workshop.refresh_from_db()
+    assert workshop.status == "live"
+    event = last_event(board)  # every screen's session bar drops the reminder
+    assert event.kind == "workshop.status" and event.payload == {"status": "live"}
+    assert 'id="session"' in event.html and "still planned" not in event.html
+    assert as_facilitator.post(f"/workshops/{workshop.pk}/status/", {"status": "soon"}, **HX).status_code == 422
+
+
 def test_it_keeps_a_closed_workshops_board_for_the_facilitators(board, workshop, facilitator, participant, manager):
     note = services.add_note(actor=participant, scenario=board, phase=phase_of(board), kind="idea", text="before")
     set_status(facilitator, workshop, "closed")
@@ -142,9 +161,10 @@ def test_it_keeps_a_closed_workshops_board_for_the_facilitators(board, workshop,
     services.add_note(actor=participant, scenario=board, phase=phase_of(board), kind="idea", text="after")
 
 
-def test_it_pushes_nothing_when_a_workshop_changes_between_planned_and_live(board, workshop, facilitator):
+def test_it_pushes_nothing_to_the_boards_when_the_status_stays(board, workshop, facilitator):
     seq = Scenario.objects.get(pk=board.pk).last_seq
-    set_status(facilitator, workshop, "live")
+    workshop_services.update_workshop(actor=facilitator, workshop=workshop, title="Renamed", date=workshop.date,
+                                      status=workshop.status, follows_up=None)
     assert Scenario.objects.get(pk=board.pk).last_seq == seq
 
 

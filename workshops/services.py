@@ -265,10 +265,10 @@ def update_workshop(
         raise ValidationError(
             {"date": f"“{later.title}” follows up this workshop on {later.date:%d %b %Y}: keep this one before it."}
         )
-    closing_changed = (current.status == WorkshopStatus.CLOSED) != (status == WorkshopStatus.CLOSED)
+    status_changed = current.status != status
     current.title, current.date, current.status, current.follows_up = title, date, status, follows_up
     current.save(update_fields=["title", "date", "status", "follows_up"])
-    if closing_changed:  # a closed workshop's boards take notes from the facilitators only
+    if status_changed:  # every board says so (a closed one takes notes from the facilitators only)
         for scenario_id in current.scenarios.order_by("pk").values_list("pk", flat=True):
             board_services.show_workshop_status(actor=actor, scenario_id=scenario_id)
     return current

@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -414,13 +415,18 @@ def workshop_status(request: HttpRequest, pk: int) -> HttpResponse:
     access.require_facilitator(member)
     form = WorkshopStatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Pick planned, live or closed.")
-        return redirect("workshop-detail", workshop.pk)
-    try:
-        services.update_workshop(actor=member, workshop=workshop, title=workshop.title, date=workshop.date,
-                                 status=form.cleaned_data["status"], follows_up=workshop.follows_up)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        error = "Pick planned, live or closed."
+    else:
+        try:
+            services.update_workshop(actor=member, workshop=workshop, title=workshop.title, date=workshop.date,
+                                     status=form.cleaned_data["status"], follows_up=workshop.follows_up)
+            error = ""
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    if request.htmx:  # from a board's session bar: its boards say the new status themselves
+        return HttpResponse(escape(error), status=422) if error else HttpResponse(status=204)
+    if error:
+        messages.error(request, error)
     else:
         messages.success(request, STATUS_SAVED[form.cleaned_data["status"]])
     return redirect("workshop-detail", workshop.pk)

@@ -673,3 +673,13 @@ def test_it_presents_the_board_in_large_type_for_the_room(desktop, sign_in, boar
     expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-presenting"))
     expect(desktop.get_by_role("button", name="Present", exact=True)).to_have_attribute("aria-pressed", "false")
     assert errors == []
+
+
+def test_it_gives_a_thumb_room_for_a_notes_tools_on_a_phone(phone, sign_in, board_url):
+    open_board(phone, sign_in, "sam", board_url)
+    mine = phone.locator(".note", has=phone.locator(".note-author", has_text="Samuel Rochat")).first
+    edit = mine.get_by_role("button", name="Edit note")
+    expect(edit).to_have_attribute("title", "Edit note")  # what the symbol means, on hover too
+    box, text = edit.bounding_box(), mine.locator(".note-text").bounding_box()
+    assert box["height"] >= 40 and box["width"] >= 40, box
+    assert box["y"] >= text["y"] + text["height"], "the tools sit under the text, not over it"

@@ -33,12 +33,12 @@ class NoteForm(IdempotentForm):
     phase = forms.IntegerField(widget=forms.HiddenInput)
     interaction = forms.IntegerField(required=False, widget=forms.HiddenInput)
     kind = forms.ChoiceField(choices=NoteKind.choices, initial=NoteKind.OBSERVATION)
-    text = NoteTextField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    text = NoteTextField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "autofocus": True}))
 
 
 class NoteEditForm(IdempotentForm):
     kind = forms.ChoiceField(choices=NoteKind.choices)
-    text = NoteTextField(max_length=500, widget=forms.Textarea(attrs={"rows": 4}))
+    text = NoteTextField(max_length=500, widget=forms.Textarea(attrs={"rows": 4, "autofocus": True}))
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     # The kind when the dialog opened: after a conflict, a kind left as it was takes theirs.
     kind_was = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -194,6 +194,7 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     """"+ Note" on one micro-interaction or phase, in the dialog."""
     scenario, member = access.get_scenario(request.user, pk)
+    phase = mi = None
     if request.method == "POST":
         form = NoteForm(request.POST)
         if form.is_valid():
@@ -216,8 +217,14 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
         form = NoteForm(initial={"phase": phase.pk, "interaction": mi.pk if mi else None})
         status = 200
     where = form["interaction"].value() or form["phase"].value()
+    if phase is None:  # a refused post: say where it was going, if that is still on the board
+        try:
+            phase, mi = _target(scenario, _int(request.POST.get("phase")), _int(request.POST.get("interaction")))
+        except ValidationError:
+            pass
+    title = "Add a note" if phase is None else f"Add a note to {phase.name}" + (f" · {mi.action}" if mi else " (the whole phase)")
     return _dialog(request, {
-        "title": "Add a note", "form": form, "action": reverse("note-add", args=[scenario.pk]),
+        "title": title, "form": form, "action": reverse("note-add", args=[scenario.pk]),
         "submit": "Add note", "where": where,
     }, status)
 

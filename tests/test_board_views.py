@@ -115,6 +115,19 @@ def test_it_lets_staff_flag_a_moment_of_truth(as_participant, board, participant
     assert f'id="note-{note.pk}" class="note kind-moment"' in page
 
 
+def test_it_names_the_step_in_the_add_a_note_dialog_and_starts_in_the_text(as_participant, board):
+    mi = first_interaction(board)
+    dialog = as_participant.get(f"/boards/{board.pk}/notes/new/?interaction={mi.pk}", **HX).content.decode()
+    assert f"Add a note to {escape(mi.phase.name)} · {escape(mi.action)}" in dialog
+    assert re.search(r'<textarea name="text"[^>]*autofocus', dialog)
+    phase = first_phase(board)
+    dialog = as_participant.get(f"/boards/{board.pk}/notes/new/?phase={phase.pk}", **HX).content.decode()
+    assert f"Add a note to {escape(phase.name)} (the whole phase)" in dialog
+    # A refused note keeps saying where it was going.
+    r = as_participant.post(f"/boards/{board.pk}/notes/new/", {"phase": phase.pk, "kind": "idea", "text": " "}, **HX)
+    assert r.status_code == 422 and f"Add a note to {escape(phase.name)}" in r.content.decode()
+
+
 def test_it_applies_a_retried_post_once(as_participant, board):
     phase = first_phase(board)
     data = {"phase": phase.pk, "kind": "idea", "text": "White-glove delivery", "request_id": str(uuid.uuid4())}

@@ -49,7 +49,7 @@
     var d = dialog();
     if (!d || e.detail.target.id !== "dialog-body") return;
     if (!d.open) d.showModal();
-    var first = d.querySelector("textarea, input:not([type=hidden]), select");
+    var first = d.querySelector("[autofocus]") || d.querySelector("textarea, input:not([type=hidden]), select");
     if (first) first.focus();
   });
   document.addEventListener("dialog:close", closeDialog);

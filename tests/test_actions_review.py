@@ -139,12 +139,12 @@ def test_it_says_who_owns_what_most_overdue_first(as_manager, team, actions, par
         due_date=days(5),
     )
     html = text(as_manager.get(f"/teams/{team.pk}/actions/"))
-    assert owner_loads(html) == ["Lea 1 open · 1 overdue", "Sam 2 open", "Marc 0 open · 1 done"]
+    assert owner_loads(html) == ["Lea 1 to do · 1 overdue", "Sam 2 to do", "Marc 0 to do · 1 done"]
     assert f'href="/teams/{team.pk}/actions/?owner={participant.pk}">Sam</a>' in html
     assert f'href="/teams/{team.pk}/actions/?overdue=on"><strong>1 overdue</strong>' in html
     # The summary follows the filters, and is left out once the list is one owner's.
     html = text(as_manager.get(f"/teams/{team.pk}/actions/?status=done"))
-    assert owner_loads(html) == ["Marc 0 open · 1 done"]
+    assert owner_loads(html) == ["Marc 0 to do · 1 done"]
     html = text(as_manager.get(f"/teams/{team.pk}/actions/?owner={participant.pk}"))
     assert 'id="owner-loads"' not in html and len(rows(html)) == 2
 

@@ -256,6 +256,14 @@ def test_it_lets_a_guest_see_and_post_on_their_board(facilitator, workshop, boar
     assert Note.objects.filter(author=guest, scenario=board).count() == 1
 
 
+def test_it_tells_a_guest_their_calendar_feed_is_of_their_workshop(facilitator, workshop, participant):
+    phone, guest = join(facilitator, workshop)
+    page = phone.get(reverse("my-actions")).content.decode()
+    assert f"All the actions of {html.escape(workshop.title)}</label>" in page and "All the team&#x27;s actions" not in page
+    page = client_for(participant).get(reverse("my-actions")).content.decode()
+    assert "All the team&#x27;s actions</label>" in page
+
+
 def test_it_hides_everything_else_of_the_team_from_a_guest(
     facilitator, workshop, board, other_workshop, team, persona
 ):

@@ -424,6 +424,8 @@ def _feed_links(request: HttpRequest, member: Membership) -> dict[str, Any]:
     personal, team = url(feeds.PERSONAL), url(feeds.TEAM)
     return {
         "team": member.team,
+        # A guest's seat opens one workshop: its "team" feed holds that workshop's actions only.
+        "team_label": f"All the actions of {member.workshop.title}" if member.is_guest else "All the team's actions",
         "personal": personal,
         "personal_webcal": "webcal://" + personal.split("://", 1)[1],
         "team_url": team,
@@ -436,7 +438,7 @@ def _feed_links(request: HttpRequest, member: Membership) -> dict[str, Any]:
 def my_actions(request: HttpRequest) -> HttpResponse:
     memberships = (
         Membership.objects.filter(user=request.user, revoked_at__isnull=True)
-        .select_related("team")
+        .select_related("team", "workshop")
         .order_by("team__name", "pk")
     )
     context = {

@@ -157,6 +157,27 @@ def test_it_maps_friction_by_phase_and_channel_and_filters_the_board(
     assert errors == []
 
 
+def test_it_keeps_the_heatmap_readable_on_a_phone(phone, sign_in, board_url, voted):
+    sam = open_board(phone, sign_in, "sam", board_url)
+    # The revealed ranking, a column per business function, scrolls by itself: the page fits.
+    expect(sam.locator("#results .ranking")).to_be_visible()
+    assert sam.evaluate("document.documentElement.scrollWidth") <= phone.viewport_size["width"]
+    heat = sam.locator("details.insight-heatmap")
+    heat.locator("summary").click()
+    caption = heat.locator(".heatmap-caption")
+    expect(caption).to_contain_text("Swipe sideways for every channel")
+    width = phone.viewport_size["width"]
+    box = caption.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width, box  # the words fit the screen
+    scroller = heat.locator(".heatmap-scroll")
+    assert scroller.evaluate("el => el.scrollWidth > el.clientWidth"), "the channels are wider than a phone"
+    scroller.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    name = heat.locator('th[scope="row"]', has_text="Consideration")
+    frame = scroller.bounding_box()
+    expect(name).to_be_in_viewport()
+    assert abs(name.bounding_box()["x"] - frame["x"]) < 8, "the phase names stay at the left edge"
+
+
 def test_it_backs_a_touchpoint_with_metrics_and_customer_quotes(
     desktop, phone, sign_in, board_url, watch_errors
 ):

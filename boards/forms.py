@@ -82,7 +82,11 @@ class PhaseForm(IdempotentForm):
 
 class InteractionForm(IdempotentForm):
     action = forms.CharField(max_length=200, label="What the customer does")
-    channel = forms.ChoiceField(choices=Channel.choices)
+    # No channel picked in advance: a step saved as "Boutique" by default would quietly skew the heatmap.
+    channel = forms.ChoiceField(
+        choices=[("", "Pick a channel…"), *Channel.choices],
+        error_messages={"required": "Pick the channel where the customer does this."},
+    )
     emotion = forms.TypedChoiceField(
         choices=EMOTION_CHOICES, coerce=int, empty_value=None, required=False
     )

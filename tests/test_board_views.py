@@ -406,6 +406,16 @@ def test_it_hides_structure_controls_from_other_teams(as_outsider, board):
     assert as_outsider.post(f"/interactions/{mi.pk}/edit/", {"action": "x"}).status_code == 404
 
 
+def test_it_asks_for_the_channel_of_a_new_micro_interaction(as_facilitator, board):
+    phase = first_phase(board)
+    form = as_facilitator.get(f"/phases/{phase.pk}/interactions/new/", **HX).content.decode()
+    assert '<option value="" selected>Pick a channel…</option>' in form
+    r = as_facilitator.post(f"/phases/{phase.pk}/interactions/new/", {
+        "action": "Reads a Google review", "channel": "", "moment_of_truth": "none"}, **HX)
+    assert r.status_code == 422 and "Pick the channel where the customer does this." in r.content.decode()
+    assert not MicroInteraction.objects.filter(action="Reads a Google review").exists()
+
+
 def test_it_lets_the_facilitator_add_and_rate_a_micro_interaction(as_facilitator, board):
     phase = first_phase(board)
     r = as_facilitator.post(f"/phases/{phase.pk}/interactions/new/", {

@@ -154,7 +154,7 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
         d = form.cleaned_data
         try:
             phase, mi = _target(scenario, d["phase"], d["interaction"])
-            services.add_note(
+            note = services.add_note(
                 actor=member, scenario=scenario, phase=phase, micro_interaction=mi,
                 kind=d["kind"], text=d["text"], request_id=d["request_id"],
             )
@@ -167,7 +167,10 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Your note is on the board.")
                 return redirect("board", pk=scenario.pk)
             ctx = _capture_context(scenario, phase_id=phase.pk, interaction_id=mi.pk if mi else None, kind=d["kind"], sent=True)
-            return render(request, f"{PAGE}#capture-form", {"capture": ctx, "kinds": NoteKind.choices, "scenario": scenario})
+            ctx["sent_hidden"] = note.hidden
+            response = render(request, f"{PAGE}#capture-form", {"capture": ctx, "kinds": NoteKind.choices, "scenario": scenario})
+            # It comes into sight once the form has its new height (it says "Sent").
+            return trigger_client_event(response, "board:reveal", {"id": f"note-{note.pk}"}, after="settle")
     else:
         errors = [e for errs in form.errors.values() for e in errs]
     ctx = _capture_context(

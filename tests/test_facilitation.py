@@ -188,11 +188,13 @@ def test_it_hides_participants_notes_until_revealed(board, facilitator, particip
     assert note.hidden
     push = last_event(board).html
     assert secret not in push and "Private note" in push
-    # others don't see it on the page; its author does, in their own panel
+    # others don't see it on the page; its author's page has it, in their private panel (board.js
+    # shows it in place of the placeholder)
     page = client_for(other_participant).get(f"/boards/{board.pk}/").content.decode()
     assert secret not in page
     page = client_for(participant).get(f"/boards/{board.pk}/").content.decode()
-    assert secret in page and "Your private notes" in page
+    panel = page[page.index('<aside id="my-panel"'):]
+    assert secret in panel[: panel.index("</aside>")] and f'id="my-note-{note.pk}"' in panel
     # the facilitator's own notes are not hidden
     shown = services.add_note(actor=facilitator, scenario=board, phase=phase_of(board), kind="idea", text="Facilitator prompt")
     assert not shown.hidden

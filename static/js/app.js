@@ -41,6 +41,20 @@
 
   // The dialog: forms load into #dialog-body; a successful post closes it.
   function dialog() { return document.getElementById("dialog"); }
+  var opener = null;
+  function describe(el) {
+    if (!el || el === document.body) return null;
+    var holder = el.closest("[id]");
+    return { el: el, holder: holder && holder.id, label: el.getAttribute("aria-label") || el.textContent };
+  }
+  function findAgain(was) {
+    var holder = was.holder && document.getElementById(was.holder);
+    if (!holder) return null;
+    var same = Array.prototype.find.call(holder.querySelectorAll("button, a[href]"), function (c) {
+      return (c.getAttribute("aria-label") || c.textContent) === was.label;
+    });
+    return same || null;
+  }
   function closeDialog() {
     var d = dialog();
     if (d && d.open) d.close();
@@ -48,7 +62,10 @@
   document.addEventListener("htmx:afterSwap", function (e) {
     var d = dialog();
     if (!d || e.detail.target.id !== "dialog-body") return;
-    if (!d.open) d.showModal();
+    if (!d.open) {
+      opener = describe(document.activeElement);
+      d.showModal();
+    }
     var first = d.querySelector("[autofocus]") || d.querySelector("textarea, input:not([type=hidden]), select");
     if (first) first.focus();
   });
@@ -77,7 +94,13 @@
     e.detail.swapOverride = "innerHTML";
   });
   document.addEventListener("close", function (e) {
-    if (e.target.id === "dialog") document.getElementById("dialog-body").replaceChildren();
+    if (e.target.id !== "dialog") return;
+    document.getElementById("dialog-body").replaceChildren();
+    // Focus goes back to what opened the dialog; if a push has redrawn it meanwhile (the note
+    // just edited), to the same control in what replaced it.
+    var back = opener && (opener.el.isConnected ? opener.el : findAgain(opener));
+    opener = null;
+    if (back && document.activeElement !== back) back.focus();
   }, true);
 
   // A form that can't be undone asks first (data-confirm holds the question).

@@ -316,6 +316,11 @@
   document.addEventListener("fullscreenchange", function () {
     if (!document.fullscreenElement && document.body.classList.contains("is-presenting")) present(false);
   });
+  document.addEventListener("keydown", function (e) {  // where full screen was refused, Esc still ends it
+    if (e.key === "Escape" && document.body.classList.contains("is-presenting") && !document.querySelector("dialog[open]")) {
+      present(false);
+    }
+  });
 
   function refresh() {
     keepControls();
@@ -336,6 +341,10 @@
     var el = toReveal && document.getElementById(toReveal);
     if (!el) return;
     toReveal = null;
+    // On a phone the note form is fixed at the bottom: stop above it, however tall it is now.
+    var form = document.querySelector(".capture");
+    var fixed = form && getComputedStyle(form).position === "fixed";
+    el.style.scrollMarginBottom = fixed ? form.offsetHeight + 12 + "px" : "";
     el.scrollIntoView({ behavior: "smooth", block: "nearest", inline: "nearest" });
   }
   document.addEventListener("board:reveal", function (e) {

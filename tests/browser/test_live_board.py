@@ -590,6 +590,8 @@ def test_it_shows_authors_their_own_notes_in_place_during_a_private_round(
     text = "The client asked for the strap in her size and we had none to show"
     capture(phone, phase="Purchase", interaction="Pays and receives the piece", kind="moment", text=text)
     sent(phone)
+    expect(phone.locator("#capture-form .sent")).to_have_text(
+        "Sent. Only you see it until the facilitator reveals the round.")
     step = "Pays and receives the piece"
     # The room sees a placeholder; the author sees the note itself where it sits on the board.
     on_projector = desktop.locator(".interaction", has_text=step).locator(".note-hidden")
@@ -600,6 +602,7 @@ def test_it_shows_authors_their_own_notes_in_place_during_a_private_round(
     expect(mine).to_contain_text(text)
     expect(mine).to_contain_text("Only you see this until the reveal")
     expect(mine).to_have_class(re.compile(r"kind-moment"))
+    expect(phone.locator(".note:visible", has_text=text)).to_have_count(1)  # once, in place, not twice
     mine.scroll_into_view_if_needed()
     phone.screenshot(path=shot("private-round-own-note-phone.png"))
 
@@ -664,8 +667,16 @@ def test_it_presents_the_board_in_large_type_for_the_room(desktop, sign_in, boar
     desktop.locator("#board").scroll_into_view_if_needed()
     desktop.screenshot(path=shot("presenting.png"))
 
-    # Leaving full screen (Esc) ends the presentation; so does the button.
+    expect(desktop.locator(".insights")).to_be_hidden()  # the board first: the curve waits in the page
+
+    # Leaving full screen ends the presentation; so do Esc and the button.
     desktop.evaluate("() => document.exitFullscreen()")
+    expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-presenting"))
+    desktop.get_by_role("button", name="Present", exact=True).click()
+    desktop.evaluate("() => document.exitFullscreen()")  # as where full screen was refused
+    expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-presenting"))
+    desktop.get_by_role("button", name="Present", exact=True).click()
+    desktop.keyboard.press("Escape")
     expect(desktop.locator("body")).not_to_have_class(re.compile(r"is-presenting"))
     expect(desktop.locator(".topbar")).to_be_visible()
     desktop.get_by_role("button", name="Present", exact=True).click()
@@ -683,3 +694,39 @@ def test_it_gives_a_thumb_room_for_a_notes_tools_on_a_phone(phone, sign_in, boar
     box, text = edit.bounding_box(), mine.locator(".note-text").bounding_box()
     assert box["height"] >= 40 and box["width"] >= 40, box
     assert box["y"] >= text["y"] + text["height"], "the tools sit under the text, not over it"
+
+
+def test_it_brings_a_note_sent_from_a_phone_into_sight_above_the_form(phone, sign_in, board_url):
+    open_board(phone, sign_in, "lea", board_url)
+    text = "The strap sizes are in the back office, not on the counter"
+    capture(phone, phase="Service", interaction="Registers the warranty online", kind="observation", text=text)
+    sent(phone)
+    note = phone.locator("#board .note", has_text=text)
+    expect(note).to_be_in_viewport(ratio=1)
+    # It scrolls smoothly to a stop above the form, however tall the form is.
+    note.evaluate("""el => new Promise((done, fail) => {
+        const form = document.querySelector(".capture"), until = Date.now() + 5000;
+        (function check() {
+            const n = el.getBoundingClientRect(), f = form.getBoundingClientRect();
+            if (n.top >= 0 && n.bottom <= f.top + 1) done();
+            else if (Date.now() > until) fail(new Error(`the note (${n.top}-${n.bottom}) is under the form (${f.top})`));
+            else requestAnimationFrame(check);
+        })();
+    })""")
+
+
+def test_it_gives_keyboard_focus_back_to_the_note_after_its_dialog(desktop, sign_in, board_url):
+    open_board(desktop, sign_in, "fiona", board_url)
+    note = desktop.locator(".note", has_text="Payment happens at the counter")
+    note.get_by_role("button", name="Edit note").focus()
+    desktop.keyboard.press("Enter")
+    dialog = desktop.locator("#dialog")
+    text = dialog.get_by_label("Text")
+    expect(text).to_be_focused()  # the dialog opens on what there is to write
+    text.fill("Payment happens at the counter in the back; the magic fades")
+    dialog.get_by_role("button", name="Save").focus()
+    desktop.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    note = desktop.locator(".note", has_text="the magic fades")
+    expect(note).to_have_count(1)
+    expect(note.get_by_role("button", name="Edit note")).to_be_focused()

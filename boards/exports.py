@@ -479,13 +479,7 @@ def workshop_markdown(workshop: Any) -> str:
         n.pk: n
         for n in Note.objects.filter(pk__in=list(dots), hidden=False).select_related("phase", "micro_interaction")
     }
-    flagged: dict[int, list[Note]] = defaultdict(list)  # notes written as moments of truth
-    for note in (
-        Note.objects.filter(scenario__in=scenarios, kind=NoteKind.MOMENT, hidden=False)
-        .select_related("phase", "micro_interaction")
-        .order_by("phase__order", "micro_interaction__order", "order", "pk")
-    ):
-        flagged[note.scenario_id].append(note)
+    flagged = insights.moment_notes(scenarios)
     actions: dict[int | None, list[Action]] = defaultdict(list)
     for action in Action.objects.filter(workshop=workshop).select_related("owner__user").order_by("due_date", "pk"):
         actions[action.scenario_id].append(action)

@@ -457,6 +457,19 @@ def latest_revealed(scenarios: Sequence[Scenario]) -> dict[int, VotingRound]:
     return found
 
 
+def moment_notes(scenarios: Sequence[Scenario]) -> dict[int, list[Note]]:
+    """The notes the team wrote as moments of truth, everyone's to see, by board, in the
+    journey's order."""
+    found: dict[int, list[Note]] = defaultdict(list)
+    for note in (
+        Note.objects.filter(scenario__in=scenarios, kind=NoteKind.MOMENT, hidden=False)
+        .select_related("phase", "micro_interaction")
+        .order_by("phase__order", "micro_interaction__order", "order", "pk")
+    ):
+        found[note.scenario_id].append(note)
+    return found
+
+
 def dots_by_note(rounds: Iterable[VotingRound]) -> dict[int, int]:
     rounds = list(rounds)
     if not rounds:

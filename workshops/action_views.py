@@ -35,7 +35,7 @@ from django.views.decorators.http import (
 from boards import insights as board_insights
 from boards import render as board_render
 from boards.forms import add_service_errors
-from boards.models import MicroInteraction, MomentOfTruth, Note, NoteKind, Phase, VotingRound, VotingStatus
+from boards.models import MicroInteraction, MomentOfTruth, Note, Phase, VotingRound, VotingStatus
 from boards.services import Conflict
 from workshops import access, feeds, services
 from workshops import render as workshops_render
@@ -534,13 +534,7 @@ def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
         .order_by("phase__order", "order")
     ):
         moments[mi.phase.scenario_id].append(mi)
-    flagged: dict[int, list[Note]] = defaultdict(list)  # notes the team wrote as moments of truth
-    for note in (
-        Note.objects.filter(scenario__in=scenarios, kind=NoteKind.MOMENT, hidden=False)
-        .select_related("phase", "micro_interaction")
-        .order_by("phase__order", "micro_interaction__order", "order", "pk")
-    ):
-        flagged[note.scenario_id].append(note)
+    flagged = board_insights.moment_notes(scenarios)
     today = timezone.localdate()
     actions = list(
         Action.objects.filter(workshop=workshop)

@@ -248,7 +248,7 @@ def test_it_sends_a_member_who_opens_the_link_to_the_workshop(facilitator, parti
 
 
 def test_it_lets_a_guest_see_and_post_on_their_board(facilitator, workshop, board):
-    phone, guest = join(facilitator, workshop)
+    phone, _ = join(facilitator, workshop)
     assert phone.get(reverse("workshop-detail", args=[workshop.pk])).status_code == 200
     assert phone.get(reverse("board", args=[board.pk])).status_code == 200
     r = post_note(phone, board)

@@ -248,7 +248,7 @@ def test_it_sends_a_member_who_opens_the_link_to_the_workshop(facilitator, parti
 
 
 def test_it_lets_a_guest_see_and_post_on_their_board(facilitator, workshop, board):
-    phone, _ = join(facilitator, workshop)
+    phone, guest = join(facilitator, workshop)
     assert phone.get(reverse("workshop-detail", args=[workshop.pk])).status_code == 200
     assert phone.get(reverse("board", args=[board.pk])).status_code == 200
     r = post_note(phone, board)
@@ -257,7 +257,7 @@ def test_it_lets_a_guest_see_and_post_on_their_board(facilitator, workshop, boar
 
 
 def test_it_tells_a_guest_their_calendar_feed_is_of_their_workshop(facilitator, workshop, participant):
-    phone, guest = join(facilitator, workshop)
+    phone, _ = join(facilitator, workshop)
     page = phone.get(reverse("my-actions")).content.decode()
     assert f"All the actions of {html.escape(workshop.title)}</label>" in page and "All the team&#x27;s actions" not in page
     page = client_for(participant).get(reverse("my-actions")).content.decode()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from bs4 import BeautifulSoup
+from django.utils import timezone
 
 from boards import render, services
 from boards.models import Note
-from workshops import services as workshop_services
 from tests.conftest import client_for
+from workshops import services as workshop_services
 
 
 @pytest.fixture
@@ -53,7 +52,7 @@ def test_it_shows_the_author_s_new_name(board, note, facilitator, participant):
 def test_it_shows_an_action_made_from_the_note(board, note, facilitator, participant):
     note_li(facilitator, board, note)
     workshop_services.create_action(actor=facilitator, scenario=board, notes=[note], title="Bring the watch before the client arrives",
-                                    owner=participant, due_date=datetime.date(2026, 12, 4))
+                                    owner=participant, due_date=timezone.localdate())
     assert "Bring the watch before the client arrives" in note_li(facilitator, board, note).text
 
 

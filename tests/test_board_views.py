@@ -99,6 +99,12 @@ def test_it_adds_a_note_from_the_capture_form(as_participant, board, participant
     assert f'<option value="{mi.pk}" selected' in r.content.decode()
 
 
+@pytest.mark.parametrize("who", ["facilitator", "participant"])
+def test_it_shows_no_template_comment_on_the_board(request, board, who):
+    page = client_for(request.getfixturevalue(who)).get(f"/boards/{board.pk}/").content.decode()
+    assert "{#" not in page and "#}" not in page and "{% comment" not in page
+
+
 def test_it_lets_staff_flag_a_moment_of_truth(as_participant, board, participant):
     page = as_participant.get(f"/boards/{board.pk}/").content.decode()
     assert '<input type="radio" name="kind" value="moment"' in page and "Moment of truth</label>" in page

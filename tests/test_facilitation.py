@@ -171,7 +171,7 @@ def test_it_pushes_nothing_to_the_boards_when_the_status_stays(board, workshop, 
 def test_it_tells_a_participant_the_workshop_is_closed(as_participant, board, workshop, facilitator):
     set_status(facilitator, workshop, "closed")
     page = as_participant.get(f"/boards/{board.pk}/").content.decode()
-    assert "Workshop closed: the board can be read, no longer changed" in page
+    assert "Workshop closed: the board can be read; only facilitators can still change it" in page
     r = as_participant.post(f"/boards/{board.pk}/notes/", {"phase": phase_of(board).pk, "kind": "idea", "text": "x"}, **HX)
     assert r.status_code == 403
     assert "This workshop is closed" in r.content.decode()

@@ -42,19 +42,34 @@
   // The dialog: forms load into #dialog-body; a successful post closes it.
   function dialog() { return document.getElementById("dialog"); }
   var opener = null;
-  function describe(el) {
-    if (!el || el === document.body) return null;
-    var holder = el.closest("[id]");
-    return { el: el, holder: holder && holder.id, label: el.getAttribute("aria-label") || el.textContent };
+
+  // Keyboard users keep their place when what they used is redrawn (a push, a dialog's save):
+  // markFocus notes the control, findAgain finds the same one in what replaced it, or the nearest.
+  var FOCUSABLE = "button, a[href], input:not([type=hidden]), select, textarea";
+  function visible(el) {
+    return !!(el && el.offsetParent !== null && !el.disabled && getComputedStyle(el).visibility !== "hidden");
+  }
+  function formOf(el) { var f = el.closest("form"); return f ? f.getAttribute("hx-post") || f.getAttribute("action") : null; }
+  function markFocus(el) {
+    if (!el || el === document.body || !el.parentElement) return null;
+    var holder = el.parentElement.closest("[id]");
+    return { el: el, id: el.id, holder: holder && holder.id, label: el.getAttribute("aria-label"),
+             form: formOf(el), name: el.getAttribute("name"), value: el.getAttribute("value") };
   }
   function findAgain(was) {
-    var holder = was.holder && document.getElementById(was.holder);
-    if (!holder) return null;
-    var same = Array.prototype.find.call(holder.querySelectorAll("button, a[href]"), function (c) {
-      return (c.getAttribute("aria-label") || c.textContent) === was.label;
-    });
-    return same || null;
+    var scope = (was.holder && document.getElementById(was.holder)) || null;
+    var found = was.id ? document.getElementById(was.id) : null;
+    if (!found && scope) {
+      var all = Array.prototype.filter.call(scope.querySelectorAll(FOCUSABLE), visible);
+      found = all.filter(function (c) { return was.label && c.getAttribute("aria-label") === was.label; })[0]
+        || all.filter(function (c) { return was.form && formOf(c) === was.form && c.getAttribute("name") === was.name && c.getAttribute("value") === was.value; })[0]
+        || all.filter(function (c) { return was.form && formOf(c) === was.form; })[0]
+        || all[0];
+    }
+    return visible(found) ? found : null;
   }
+  window.journeymap.markFocus = markFocus;
+  window.journeymap.findAgain = findAgain;
   function closeDialog() {
     var d = dialog();
     if (d && d.open) d.close();
@@ -63,7 +78,7 @@
     var d = dialog();
     if (!d || e.detail.target.id !== "dialog-body") return;
     if (!d.open) {
-      opener = describe(document.activeElement);
+      opener = markFocus(document.activeElement);
       d.showModal();
     }
     var first = d.querySelector("[autofocus]") || d.querySelector("textarea, input:not([type=hidden]), select");

@@ -355,18 +355,9 @@
 
   // Keyboard users keep their place: a push that replaces the control they just used (a phase's
   // ◀ ▶, the session bar's buttons) puts focus back on the same control, or the nearest one left.
-  var FOCUSABLE = "button, a[href], input:not([type=hidden]), select, textarea";
   var focusWas = null;
-  function visible(el) {
-    return !!(el && el.offsetParent !== null && !el.disabled && getComputedStyle(el).visibility !== "hidden");
-  }
-  function formOf(el) { var f = el.closest("form"); return f ? f.getAttribute("hx-post") || f.getAttribute("action") : null; }
   document.addEventListener("htmx:wsBeforeMessage", function () {
-    var el = document.activeElement;
-    if (!el || el === document.body || !el.parentElement) { focusWas = null; return; }
-    var holder = el.parentElement.closest("[id]");
-    focusWas = { el: el, id: el.id, holder: holder && holder.id, label: el.getAttribute("aria-label"),
-                 form: formOf(el), name: el.getAttribute("name"), value: el.getAttribute("value") };
+    focusWas = window.journeymap.markFocus(document.activeElement);
   });
   document.addEventListener("htmx:wsAfterMessage", function () {
     var was = focusWas;
@@ -374,16 +365,8 @@
     if (!was || document.body.contains(was.el)) return; // still there: focus never left it
     var active = document.activeElement;
     if (active && active !== document.body) return;
-    var scope = (was.holder && document.getElementById(was.holder)) || null;
-    var found = was.id ? document.getElementById(was.id) : null;
-    if (!found && scope) {
-      var all = Array.prototype.filter.call(scope.querySelectorAll(FOCUSABLE), visible);
-      found = all.filter(function (c) { return was.label && c.getAttribute("aria-label") === was.label; })[0]
-        || all.filter(function (c) { return was.form && formOf(c) === was.form && c.getAttribute("name") === was.name && c.getAttribute("value") === was.value; })[0]
-        || all.filter(function (c) { return was.form && formOf(c) === was.form; })[0]
-        || all[0];
-    }
-    if (visible(found)) found.focus();
+    var found = window.journeymap.findAgain(was);
+    if (found) found.focus();
   });
 
   // A phone opens on the notes: the emotion curve starts folded there (a tap opens it).

@@ -200,6 +200,14 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await self.deliver(events.Frame(0, 0, event["html"]))
 
 
+def _my_actions_unless(user, version: str) -> str:
+    from workshops import render as workshops_render
+
+    if version and version == workshops_render.my_actions_version(user):
+        return ""
+    return workshops_render.my_actions(user)
+
+
 class PersonalConsumer(AsyncWebsocketConsumer):
     """A person's own live pages ("My actions"): a fresh copy on connect, then their pushes."""
 
@@ -213,9 +221,12 @@ class PersonalConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         await events.subscribe(self.channel_name, events.user_group(user.pk))
-        from workshops import render as workshops_render
-
-        await self.send(text_data=await database_sync_to_async(workshops_render.my_actions)(user))
+        # A fresh copy, unless the page's own is still current (it says which it has): a list
+        # just shown keeps its "New" badges, which showing it has already cleared.
+        shown = parse_qs(self.scope.get("query_string", b"").decode()).get("v", [""])[0]
+        fresh = await database_sync_to_async(_my_actions_unless)(user, shown)
+        if fresh:
+            await self.send(text_data=fresh)
 
     async def disconnect(self, code: int) -> None:
         if self.user_id is not None:

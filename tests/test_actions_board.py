@@ -132,7 +132,7 @@ def test_it_lists_my_actions(as_participant, board, facilitator, participant, fr
     workshop_services.create_action(actor=facilitator, scenario=board, notes=[friction],
                                     title="White-glove delivery pilot", owner=participant, due_date=due())
     page = as_participant.get("/actions/mine/").content.decode()
-    assert "White-glove delivery pilot" in page and 'ws-connect="/ws/me/"' in page
+    assert "White-glove delivery pilot" in page and 'ws-connect="/ws/me/?v=' in page
 
 
 def test_it_refuses_the_personal_socket_to_anonymous_visitors(db):

@@ -139,14 +139,15 @@ def test_it_says_who_owns_what_most_overdue_first(as_manager, team, actions, par
         due_date=days(5),
     )
     html = text(as_manager.get(f"/teams/{team.pk}/actions/"))
-    assert owner_loads(html) == ["Lea 1 to do · 1 overdue", "Sam 2 to do", "Marc 0 to do · 1 done"]
+    assert owner_loads(html) == ["Lea 1 to do · 1 overdue", "Sam 2 to do", "Marc 1 done"]
     assert f'href="/teams/{team.pk}/actions/?owner={participant.pk}">Sam</a>' in html
     assert f'href="/teams/{team.pk}/actions/?overdue=on"><strong>1 overdue</strong>' in html
     # The summary follows the filters, and is left out once the list is one owner's.
     html = text(as_manager.get(f"/teams/{team.pk}/actions/?status=done"))
-    assert owner_loads(html) == ["Marc 0 to do · 1 done"]
+    assert owner_loads(html) == ["Marc 1 done"]
     html = text(as_manager.get(f"/teams/{team.pk}/actions/?owner={participant.pk}"))
-    assert 'id="owner-loads"' not in html and len(rows(html)) == 2
+    assert owner_loads(html) == [] and len(rows(html)) == 2
+    assert re.search(r'id="owner-loads"[^>]* hidden', html)
 
 
 def test_it_hides_the_actions_page_from_other_teams(as_outsider, team, actions):
@@ -265,6 +266,30 @@ def test_it_changes_a_status_from_its_row(as_manager, actions):
     assert html.lstrip().startswith(f'<tr id="action-row-{training.pk}"')
     assert "Saved: in progress." in html and 'name="version" value="2"' in html
     assert Action.objects.get(pk=training.pk).status == ActionStatus.IN_PROGRESS
+
+
+def test_it_brings_the_counts_above_the_list_up_to_date_after_a_row_change(as_manager, team, actions):
+    replies = actions["replies"]  # Lea's, overdue
+    r = as_manager.post(
+        f"/actions/{replies.pk}/status/",
+        {"status": ActionStatus.DONE, "version": replies.version, "next": f"/teams/{team.pk}/actions/"},
+        HTTP_HX_TARGET=f"action-row-{replies.pk}", **HX,
+    )
+    html = text(r)
+    assert r.status_code == 200 and "Saved: done." in html
+    assert re.search(r'<p class="result-count" id="result-count" hx-swap-oob="true"><strong>3</strong> actions</p>', html)
+    assert 'id="owner-loads" aria-label="Who owns what" hx-swap-oob="true"' in html
+    assert owner_loads(html) == ["Sam 1 to do", "Lea 1 done", "Marc 1 done"]
+    # For the filters the page shows: still-open actions only, now two.
+    training = actions["training"]
+    r = as_manager.post(
+        f"/actions/{training.pk}/status/",
+        {"status": ActionStatus.DONE, "version": training.version,
+         "next": f"/teams/{team.pk}/actions/?status=active"},
+        HTTP_HX_TARGET=f"action-row-{training.pk}", **HX,
+    )
+    html = text(r)
+    assert "<strong>0</strong> actions" in html and owner_loads(html) == []
 
 
 def test_it_answers_a_stale_row_with_409_and_the_current_status(as_manager, actions, participant):

@@ -4,6 +4,7 @@ marked new, and counted in the menu, until you have seen it in "My actions"."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -148,5 +149,42 @@ def test_it_updates_the_menu_count_live_on_the_owners_board_and_my_actions(board
             assert not COUNT.search(await on_facilitators_board.receive_from())
         for comm in (on_board, on_facilitators_board, my_actions):
             await comm.disconnect()
+
+    async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_new_badges_of_the_page_just_shown(board, facilitator, participant, other_participant):
+    """The page's socket does not resend a list the page already shows (it would come without
+    the badges that showing it cleared); it does send one that changed in between."""
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from journeymap.asgi import application
+    from tests.ws import session_cookie
+
+    action = give(board, facilitator, participant)
+    page = client_for(participant).get(reverse("my-actions")).content.decode()
+    assert new_badges(page) == [str(action.pk)]
+    url = unescape(re.search(r'ws-connect="([^"]+)"', page).group(1))
+    cookie = session_cookie(participant)
+
+    def socket():
+        return WebsocketCommunicator(application, url, headers=[
+            (b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)])
+
+    async def run():
+        current = socket()
+        assert (await current.connect())[0]
+        assert await current.receive_nothing(timeout=0.3)  # the page is up to date: badges stay
+        await current.disconnect()
+        # Something changed before the socket came up: the page gets the list as it is now.
+        await database_sync_to_async(give)(board, facilitator, participant, "Call back within the day")
+        stale = socket()
+        assert (await stale.connect())[0]
+        fresh = await stale.receive_from(timeout=3)
+        assert 'id="my-actions"' in fresh and "Call back within the day" in fresh
+        await stale.disconnect()
 
     async_to_sync(run)()

@@ -12,12 +12,13 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -127,9 +128,10 @@ def filter_actions(team: Team, filters: dict[str, Any], today: datetime.date) ->
 
 
 def _filtered(
-    request: HttpRequest, team: Team, member: Membership
+    params: QueryDict, team: Team, member: Membership
 ) -> tuple[ActionFilterForm, list[Action]]:
-    """The filter form (its choices are the team's own) and the actions it lets through."""
+    """The filter form for `params` (its choices are the team's own) and the actions it lets
+    through."""
     # Owners to filter by: the team's people, less those removed who own nothing here.
     owns = Exists(Action.objects.filter(owner=OuterRef("pk")))
     members = sorted(
@@ -141,7 +143,7 @@ def _filtered(
     )
     unique = {name.casefold(): name for name in sorted(set(phase_names), reverse=True)}
     form = ActionFilterForm(
-        request.GET or None,
+        params or None,
         members=members,
         workshops=team.workshops.all(),
         phase_names=sorted(unique.values(), key=str.casefold),
@@ -151,18 +153,25 @@ def _filtered(
     return form, actions
 
 
+def _tallies(form: ActionFilterForm, actions: list[Action]) -> dict[str, Any]:
+    """The counts above the list: how many overdue, and who owns what (left out for one owner)."""
+    return {
+        "overdue_count": sum(1 for a in actions if a.overdue),
+        "by_owner": [] if form.filters().get("owner") else _by_owner(actions),
+    }
+
+
 @login_required
 @require_GET
 def team_actions(request: HttpRequest, team_id: int) -> HttpResponse:
     team, member = access.get_team(request.user, team_id)
-    form, actions = _filtered(request, team, member)
+    form, actions = _filtered(request.GET, team, member)
     context = {
         "team": team,
         "member": member,
         "form": form,
         "actions": actions,
-        "overdue_count": sum(1 for a in actions if a.overdue),
-        "by_owner": [] if form.filters().get("owner") else _by_owner(actions),
+        **_tallies(form, actions),
         "filtered": bool(form.filters()),
         "query": request.GET.urlencode(),
         "today": timezone.localdate(),
@@ -206,7 +215,7 @@ def _cell(value: Any) -> Any:
 def team_actions_csv(request: HttpRequest, team_id: int) -> HttpResponse:
     """The Actions page's rows, with the same filters, for a spreadsheet."""
     team, member = access.get_team(request.user, team_id)
-    _, actions = _filtered(request, team, member)
+    _, actions = _filtered(request.GET, team, member)
     today = timezone.localdate()
     filename = f"actions-{slugify(team.name) or 'team'}-{today:%Y-%m-%d}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -306,6 +315,7 @@ def _row(
     )
     today = timezone.localdate()
     _annotate([action], member, today)
+    next_url = _next_url(request, request.POST.get("next"), reverse("team-actions", args=[member.team_id]))
     context = {
         "action": action,
         "member": member,
@@ -313,11 +323,16 @@ def _row(
         "status_choices": ActionStatus.choices,
         "row_error": error,
         "row_saved": saved,
-        "next": _next_url(
-            request, request.POST.get("next"), reverse("team-actions", args=[member.team_id])
-        ),
+        "next": next_url,
     }
-    return render(request, "workshops/actions.html#action-row", context, status=status)
+    if not saved:
+        return render(request, "workshops/actions.html#action-row", context, status=status)
+    # Saved: the counts above the list follow, for the filters the page shows.
+    team = member.team
+    params = QueryDict(urlsplit(next_url).query)
+    form, actions = _filtered(params, team, member)
+    context |= {"team": team, "actions": actions, "oob": True, **_tallies(form, actions)}
+    return render(request, "workshops/actions.html#action-row-saved", context, status=status)
 
 
 @login_required
@@ -443,6 +458,7 @@ def my_actions(request: HttpRequest) -> HttpResponse:
     )
     context = {
         **workshops_render.my_actions_context(request.user),
+        "version": workshops_render.my_actions_version(request.user),
         "calendar_feeds": [_feed_links(request, m) for m in memberships],
         "next": request.get_full_path(),
     }

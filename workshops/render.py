@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Count, Max, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -26,6 +27,17 @@ def my_actions_context(user) -> dict:
 def my_actions(user) -> str:
     """The "My actions" list, as a push for the owner's open pages."""
     return render_to_string("workshops/my_actions.html#my-actions", {"oob": True, **my_actions_context(user)})
+
+
+def my_actions_version(user) -> str:
+    """A stamp of the person's actions as "My actions" lists them: it changes when one is given
+    to them, taken from them, or changes. The page's socket sends it back on connect, and is sent
+    a fresh list only if it changed: a list just shown keeps its "New" badges."""
+    stamp = Action.objects.filter(owner__user=user).aggregate(
+        n=Count("pk"), versions=Sum("version"), last=Max("updated")
+    )
+    last = stamp["last"].timestamp() if stamp["last"] else 0
+    return f"{stamp['n']}-{stamp['versions'] or 0}-{last}"
 
 
 def new_actions_count(user) -> int:

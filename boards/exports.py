@@ -23,6 +23,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from boards import insights
 from boards.models import Channel, MomentOfTruth, Note, NoteKind, Scenario, format_decimal
@@ -485,9 +486,9 @@ def workshop_markdown(workshop: Any) -> str:
         actions[action.scenario_id].append(action)
 
     lines = [f"# {md(workshop.title)}", ""]
-    lines.append(f"*{workshop.date:%A %d %B %Y}* · {workshop.get_status_display()} · {md(workshop.team.name)}")
+    lines.append(f"*{date_format(workshop.date, 'l j F Y')}* · {workshop.get_status_display()} · {md(workshop.team.name)}")
     if workshop.follows_up_id:
-        lines.append(f"Follows up *{md(workshop.follows_up.title)}* ({workshop.follows_up.date:%d %b %Y}).")
+        lines.append(f"Follows up *{md(workshop.follows_up.title)}* ({date_format(workshop.follows_up.date, 'j M Y')}).")
     lines.append("")
     for scenario in scenarios:
         insight = scenario.insight
@@ -558,7 +559,7 @@ def workshop_markdown(workshop: Any) -> str:
 
 def _action_lines(actions: Sequence[Any]) -> list[str]:
     return [
-        f"- [{'x' if a.status == 'done' else ' '}] {md(a.title)} · {md(a.owner.name)} · due {a.due_date:%d %b %Y}"
+        f"- [{'x' if a.status == 'done' else ' '}] {md(a.title)} · {md(a.owner.name)} · due {date_format(a.due_date, 'j M Y')}"
         f" · {a.get_status_display()}"
         for a in actions
     ]

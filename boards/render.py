@@ -181,6 +181,7 @@ def board_context(scenario: Scenario) -> dict[str, Any]:
         **session_context(scenario, phases=phases, voting=voting),
         **results_context(scenario, voting=voting, notes=notes),
         **actions_context(scenario),
+        **review_context(scenario),
         **insights.emotion_context(scenario, phases),
         "heatmap": insights.heatmap(scenario),
     }
@@ -288,6 +289,13 @@ def actions_context(scenario: Scenario) -> dict[str, Any]:
     }
 
 
+def review_context(scenario: Scenario) -> dict[str, Any]:
+    """On a follow-up's board, the earlier sessions' open actions, to review first."""
+    from workshops import render as workshops_render
+
+    return workshops_render.review_first(scenario.workshop)
+
+
 def action_candidates(scenario: Scenario) -> list[Note]:
     """The revealed friction notes of a board, most-voted first, for turning into actions."""
     voting = current_round(scenario)
@@ -342,7 +350,8 @@ def whole_board(scenario: Scenario) -> str:
     and the insights drawn from the map."""
     context = board_context(scenario)
     return "".join(
-        _render(name, context) for name in ("session", "results", "board", "board-actions", *INSIGHTS)
+        _render(name, context)
+        for name in ("session", "results", "review-first", "board", "board-actions", *INSIGHTS)
     )
 
 
@@ -378,6 +387,10 @@ def results(scenario: Scenario, *, voting: VotingRound | None = None) -> str:
 
 def board_actions(scenario: Scenario) -> str:
     return _render("board-actions", {"scenario": scenario, **actions_context(scenario)})
+
+
+def review(scenario: Scenario) -> str:
+    return _render("review-first", {"scenario": scenario, **review_context(scenario)})
 
 
 def private_panel(scenario: Scenario, member) -> str:

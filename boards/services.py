@@ -819,6 +819,15 @@ def show_workshop_status(*, actor: Membership, scenario_id: int) -> None:
 
 
 @transaction.atomic
+def show_review(*, actor: Membership, scenario_id: int) -> None:
+    """An action of an earlier session changed: a follow-up's board lists it to review first, on
+    every screen. (Called by `workshops.services`, which has checked the actor.)"""
+    scenario = events.lock_board(scenario_id)
+    events.append(scenario=scenario, kind="review.changed", actor_id=actor.pk, payload={},
+                  fragments=[render.review(scenario)])
+
+
+@transaction.atomic
 def start_private_round(*, actor: Membership, scenario: Scenario, request_id: uuid.UUID | None = None) -> Scenario:
     """From now on, participants' new notes stay hidden from everyone else until revealed."""
     scenario = events.lock_board(scenario)

@@ -904,7 +904,9 @@ async def poster_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         context = _poster_context(request, pk)
         html = render_to_string("boards/poster.html", {**context, "pdf": True}, request=request)
         with open(finders.find("css/app.css"), encoding="utf-8") as css:
-            return html, css.read(), _filename(context["scenario"].title, "poster")
+            # A follow-up's board has the same title: the workshop's date tells the files apart.
+            scenario = context["scenario"]
+            return html, css.read(), _filename(scenario.title, scenario.workshop.date.isoformat(), "poster")
 
     html, css, name = await sync_to_async(page)()
     try:

@@ -124,6 +124,8 @@ def test_it_saves_a_new_plan_from_the_page(manager, other_participant, action):
     page = response.content.decode()
     assert response.status_code == 200
     assert "Saved: Lea owns" in page
+    day = due(40)
+    assert f"due {day.day} {day:%b %Y}." in page  # as dates are written everywhere: 5 Dec 2026, not 05 Dec
     assert "Owner: Sam → Lea." in page and "Back from holiday on the 10th" in page
     assert "new plan" in page
     assert Action.objects.get(pk=action.pk).owner_id == other_participant.pk

@@ -85,6 +85,22 @@ def test_it_shows_every_member_the_poster(request, board, mapped, who):
     assert "Secret idea" not in r.content.decode()
 
 
+def test_it_tells_a_follow_ups_actions_from_those_it_carried_over(board, mapped, facilitator, as_manager):
+    workshop = board.workshop
+    workshop_services.update_workshop(actor=facilitator, workshop=workshop, title=workshop.title,
+                                      date=workshop.date, status="closed", follows_up=None)
+    later = workshop_services.plan_next_workshop(actor=facilitator, workshop=workshop, title="Follow-up",
+                                                 date=timezone.localdate() + datetime.timedelta(days=30))
+    copy = later.scenarios.get()
+    soup = BeautifulSoup(as_manager.get(f"/boards/{copy.pk}/poster/").content.decode(), "html.parser")
+    block = soup.select_one('[aria-labelledby="poster-actions"]').get_text(" ", strip=True)
+    assert "Actions agreed in this session None yet in this session." in block
+    assert "Still open from First visit to delivery Chat until 11 pm" in block
+    # The first session's poster is as it was.
+    soup = BeautifulSoup(as_manager.get(f"/boards/{board.pk}/poster/").content.decode(), "html.parser")
+    assert soup.select_one("#poster-actions").get_text() == "Actions" and soup.select_one("#poster-review") is None
+
+
 def test_it_prints_the_poster_on_a3_landscape(board, as_participant):
     r = as_participant.get(f"/boards/{board.pk}/poster/")
     soup = BeautifulSoup(r.content.decode(), "html.parser")
@@ -109,7 +125,8 @@ def _weasyprint_missing() -> str:
 def test_it_makes_the_poster_as_an_a3_pdf(board, mapped, as_manager):
     r = as_manager.get(f"/boards/{board.pk}/poster.pdf")
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
-    assert r["Content-Disposition"] == 'attachment; filename="a-first-fine-watch-poster.pdf"'
+    # The workshop's date tells it from the poster of a follow-up's board, which has the same title.
+    assert r["Content-Disposition"] == 'attachment; filename="a-first-fine-watch-2026-11-20-poster.pdf"'
     pdf = r.content
     assert pdf.startswith(b"%PDF")
     boxes = re.findall(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)", pdf_objects(pdf))

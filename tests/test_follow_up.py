@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from boards import services as board_services
 from tests.conftest import client_for
-from workshops import action_views, services
+from workshops import render as workshops_render
+from workshops import services
 from workshops.models import ActionStatus, Workshop, WorkshopStatus
 
 
@@ -165,15 +166,45 @@ def test_it_reviews_the_actions_of_a_workshop_followed_up_by_hand(workshop, team
     later = Workshop.objects.create(
         team=team, title="Planned by hand", date=datetime.date(2027, 2, 1), follows_up=workshop
     )
-    html = render_to_string("workshops/summary.html#review-first", action_views.review_first(later))
+    html = render_to_string("workshops/summary.html#review-first", workshops_render.review_first(later))
     assert "Review first: open actions from First visit to delivery" in html
     assert "Movement training for every associate" in html and "Engraving offered" not in html
     assert (
         render_to_string(
-            "workshops/summary.html#review-first", action_views.review_first(workshop)
+            "workshops/summary.html#review-first", workshops_render.review_first(workshop)
         ).strip()
         == ""
     )
+
+
+def test_it_points_to_the_next_session_once_it_is_planned(as_facilitator, workshop, facilitator):
+    close(workshop, facilitator)
+    plan(as_facilitator, workshop)
+    new = Workshop.objects.exclude(pk=workshop.pk).get()
+    html = as_facilitator.get(f"/workshops/{workshop.pk}/summary/").content.decode()
+    assert 'id="plan-next-form"' not in html
+    assert f'<a href="/workshops/{new.pk}/">Follow-up: first visit to delivery</a> follows this workshop up (planned' in html
+    assert "Open it to prepare its boards." in html
+    page = as_facilitator.get(f"/workshops/{workshop.pk}/").content.decode()
+    assert "Plan next session" not in page and "planned)" in page
+    # A second plan is refused, and says why.
+    r = plan(as_facilitator, workshop, title="Another follow-up")
+    assert r.status_code == 422 and "is already planned as its next session" in r.content.decode()
+    # Once the follow-up is closed too, the chain goes on from there.
+    close(new, facilitator)
+    html = as_facilitator.get(f"/workshops/{workshop.pk}/summary/").content.decode()
+    assert 'id="plan-next-form"' not in html
+    assert f'Plan the session after it from <a href="/workshops/{new.pk}/summary/#plan-next">its summary</a>' in html
+    assert 'id="plan-next-form"' in as_facilitator.get(f"/workshops/{new.pk}/summary/").content.decode()
+
+
+@pytest.mark.parametrize("who", ["participant", "manager"])
+def test_it_shows_the_next_session_but_no_planning_to_others(request, workshop, facilitator, as_facilitator, who):
+    close(workshop, facilitator)
+    plan(as_facilitator, workshop)
+    client = client_for(request.getfixturevalue(who))
+    html = client.get(f"/workshops/{workshop.pk}/summary/").content.decode()
+    assert 'id="summary-followed-by"' in html and 'id="next-session"' not in html
 
 
 def test_it_refuses_to_plan_after_a_workshop_that_is_not_closed(as_facilitator, workshop):
@@ -212,3 +243,45 @@ def test_it_asks_anonymous_visitors_to_sign_in_to_plan(workshop, facilitator):
     r = plan(Client(), workshop)
     assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
     assert Workshop.objects.count() == 1
+
+
+# The follow-up's boards list the actions to review first ------------------------------------------
+
+
+def review_box(html: str) -> str:
+    start = html.index('id="review-board"')
+    return html[start : html.index("</details>", start)]
+
+
+@pytest.mark.parametrize("who", ["participant", "manager", "facilitator"])
+def test_it_lists_the_actions_to_review_first_on_the_follow_ups_board(
+    request, workshop, board, facilitator, decided, who
+):
+    close(workshop, facilitator)
+    new = services.plan_next_workshop(actor=facilitator, workshop=workshop, title="Next", date=days(30))
+    copy = new.scenarios.get()
+    html = client_for(request.getfixturevalue(who)).get(f"/boards/{copy.pk}/").content.decode()
+    box = review_box(html)
+    assert "Review first: open actions from First visit to delivery" in box
+    assert "Movement training for every associate" in box and "White-glove delivery pilot" in box
+    assert "Engraving offered at the till" not in box and "A lounge for every boutique" not in box
+    assert f'href="/actions/{decided["training"].pk}/"' in box  # shown to those who may update it
+    # The first session's own board has nothing to review.
+    assert 'id="review-board"' not in client_for(facilitator).get(f"/boards/{board.pk}/").content.decode()
+
+
+def test_it_brings_the_review_up_to_date_on_the_follow_ups_board(workshop, facilitator, manager, decided):
+    close(workshop, facilitator)
+    new = services.plan_next_workshop(actor=facilitator, workshop=workshop, title="Next", date=days(30))
+    copy = new.scenarios.get()
+    seq = copy.events.order_by("-seq").values_list("seq", flat=True).first() or 0
+    training, pilot = decided["training"], decided["pilot"]
+    services.update_action_status(actor=manager, action=training, status=ActionStatus.DONE, version=training.version)
+    services.replan_action(actor=manager, action=pilot, title="White-glove delivery in two boutiques",
+                           owner=pilot.owner, due_date=pilot.due_date, version=pilot.version)
+    pushed = list(copy.events.filter(seq__gt=seq).order_by("seq").values_list("kind", "html"))
+    assert [kind for kind, _ in pushed] == ["review.changed", "review.changed"]
+    done, replanned = pushed[0][1], pushed[1][1]
+    assert 'id="review-first" class="insight-body" hx-swap-oob="true"' in done
+    assert "Movement training" not in done and "White-glove delivery pilot" in done
+    assert "White-glove delivery in two boutiques" in replanned

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from workshops.models import ActionStatus, Membership, Workshop
 
@@ -51,7 +52,7 @@ class ActionFilterForm(forms.Form):
             (str(m.pk), f"{m.name} · {m.get_business_function_display()}") for m in members
         ]
         self.fields["workshop"].choices = [("", "Any workshop")] + [
-            (str(w.pk), f"{w.title} · {w.date:%d %b %Y}") for w in workshops
+            (str(w.pk), f"{w.title} · {date_format(w.date, 'j M Y')}") for w in workshops
         ]
         self.fields["phase"].choices = [("", "Any phase")] + [(name, name) for name in phase_names]
 

@@ -24,6 +24,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import (
@@ -423,7 +424,7 @@ def action_replan(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         add_service_errors(form, exc)
         return _detail(request, action, member, replan=form, status=INVALID)
-    messages.success(request, f"Saved: {action.owner.name} owns “{action.title}”, due {action.due_date:%d %b %Y}.")
+    messages.success(request, f"Saved: {action.owner.name} owns “{action.title}”, due {date_format(action.due_date, 'j M Y')}.")
     return redirect("action-detail", action.pk)
 
 
@@ -506,30 +507,18 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
 # Workshop summary and follow-up -------------------------------------------------------------------
 
 
-def review_first(workshop: Workshop) -> dict[str, Any]:
-    """The open actions a follow-up session reviews first: those of the workshop it follows up,
-    and of the ones before it that are still open (they were carried over then, too)."""
-    if workshop.follows_up_id is None:
-        return {"previous_workshop": None, "review_actions": []}
-    earlier = dict(
-        Workshop.objects.filter(team_id=workshop.team_id).values_list("pk", "follows_up_id")
-    )
-    chain: list[int] = []
-    pk = workshop.follows_up_id
-    while pk is not None and pk not in chain and pk != workshop.pk:
-        chain.append(pk)
-        pk = earlier.get(pk)
-    actions = list(
-        Action.objects.filter(workshop_id__in=chain)
-        .exclude(status__in=CLOSED)
-        .select_related("workshop", "owner__user")
-        .order_by("due_date", "pk")
-    )
-    today = timezone.localdate()
-    for action in actions:
-        action.overdue = action.is_overdue(today)
-        action.due_today = action.is_due_today(today)
-    return {"previous_workshop": workshop.follows_up, "review_actions": actions}
+def next_session(workshop: Workshop, member: Membership) -> dict[str, Any]:
+    """The sessions that follow `workshop` up, the latest of them, and whether this person may
+    plan one: a facilitator, once the workshop is closed and has no follow-up yet (after that,
+    the chain goes on from the latest follow-up)."""
+    follow_ups = list(workshop.follow_ups.order_by("date", "pk"))
+    return {
+        "follow_ups": follow_ups,
+        "next_session": follow_ups[-1] if follow_ups else None,
+        "can_plan_next": (
+            member.is_facilitator and workshop.status == WorkshopStatus.CLOSED and not follow_ups
+        ),
+    }
 
 
 def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
@@ -583,11 +572,10 @@ def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
         "member": member,
         "scenarios": scenarios,
         "other_actions": by_scenario[None],
-        "follow_ups": list(workshop.follow_ups.order_by("date", "pk")),
-        "can_plan_next": member.is_facilitator and workshop.status == WorkshopStatus.CLOSED,
+        **next_session(workshop, member),
         "today": today,
         # A guest's seat opens this workshop only: not the earlier sessions' actions.
-        **(review_first(workshop) if not member.is_guest else {"previous_workshop": None, "review_actions": []}),
+        **(workshops_render.review_first(workshop) if not member.is_guest else {"previous_workshop": None, "review_actions": []}),
     }
 
 

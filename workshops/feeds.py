@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 import icalendar
 from django.core import signing
 from django.db.models import Prefetch, QuerySet
+from django.utils.formats import date_format
 
 from boards.models import Note
 from workshops.models import Action, ActionStatus, Membership
@@ -81,7 +82,7 @@ def feed_name(member: Membership, scope: str) -> str:
 
 
 def _description(action: Action, link: str) -> str:
-    lines = [f"Agreed in “{action.workshop.title}” ({action.workshop.date:%d %b %Y})."]
+    lines = [f"Agreed in “{action.workshop.title}” ({date_format(action.workshop.date, 'j M Y')})."]
     if action.scenario is not None:
         lines.append(f"Scenario: {action.scenario.title}")
     lines.append(f"Owner: {action.owner.name} ({action.owner.get_business_function_display()})")

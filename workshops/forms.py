@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.formats import date_format
 
 from boards.forms import add_service_errors
 from boards.journey_templates import DEFAULT_TEMPLATE, TEMPLATES, template_choices
@@ -100,7 +101,7 @@ class MemberAddForm(MemberEditForm):
 
 class WorkshopChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Workshop) -> str:
-        return f"{obj.title} · {obj.date:%d %b %Y}"
+        return f"{obj.title} · {date_format(obj.date, 'j M Y')}"
 
 
 class _WorkshopFields(PageForm):

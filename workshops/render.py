@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, Max, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from workshops.models import Action, ActionStatus
+from workshops.models import Action, ActionStatus, Workshop
 
 
 def my_actions_context(user) -> dict:
@@ -52,3 +54,45 @@ def new_actions_count(user) -> int:
 def new_actions(user) -> str:
     """The menu's count of new actions, as a push for every open page of `user`."""
     return render_to_string("base.html#new-actions", {"oob": True, "new_actions": new_actions_count(user)})
+
+
+def review_first(workshop: Workshop) -> dict[str, Any]:
+    """The open actions a follow-up session reviews first: those of the workshop it follows up,
+    and of the ones before it that are still open (they were carried over then, too)."""
+    if workshop.follows_up_id is None:
+        return {"previous_workshop": None, "review_actions": []}
+    earlier = dict(
+        Workshop.objects.filter(team_id=workshop.team_id).values_list("pk", "follows_up_id")
+    )
+    chain: list[int] = []
+    pk = workshop.follows_up_id
+    while pk is not None and pk not in chain and pk != workshop.pk:
+        chain.append(pk)
+        pk = earlier.get(pk)
+    actions = list(
+        Action.objects.filter(workshop_id__in=chain)
+        .exclude(status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
+        .select_related("workshop", "owner__user")
+        .order_by("due_date", "pk")
+    )
+    today = timezone.localdate()
+    for action in actions:
+        action.overdue = action.is_overdue(today)
+        action.due_today = action.is_due_today(today)
+    return {"previous_workshop": workshop.follows_up, "review_actions": actions}
+
+
+def following_up(workshop_id: int, team_id: int) -> list[int]:
+    """The workshops that review `workshop_id`'s open actions first: its follow-ups, theirs, and
+    so on down the chain (see `review_first`)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent in Workshop.objects.filter(team_id=team_id).values_list("pk", "follows_up_id"):
+        children.setdefault(parent, []).append(pk)
+    found: list[int] = []
+    todo = list(children.get(workshop_id, []))
+    while todo:
+        pk = todo.pop()
+        if pk not in found and pk != workshop_id:
+            found.append(pk)
+            todo.extend(children.get(pk, []))
+    return found

@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from boards import events
 from boards import render as board_render
@@ -96,7 +97,7 @@ def _check_follows_up(
         raise ValidationError({"follows_up": "A workshop can't follow up itself."})
     if follows_up.date >= date:
         raise ValidationError(
-            {"follows_up": f"“{follows_up.title}” is on {follows_up.date:%d %b %Y}: pick a workshop held before this one."}
+            {"follows_up": f"“{follows_up.title}” is on {date_format(follows_up.date, 'j M Y')}: pick a workshop held before this one."}
         )
 
 
@@ -263,7 +264,7 @@ def update_workshop(
     later = current.follow_ups.filter(date__lte=date).order_by("date", "pk").first()
     if later is not None:
         raise ValidationError(
-            {"date": f"“{later.title}” follows up this workshop on {later.date:%d %b %Y}: keep this one before it."}
+            {"date": f"“{later.title}” follows up this workshop on {date_format(later.date, 'j M Y')}: keep this one before it."}
         )
     status_changed = current.status != status
     current.title, current.date, current.status, current.follows_up = title, date, status, follows_up
@@ -386,6 +387,7 @@ def create_action(
                    board_render.results(scenario)],
         request_id=request_id,
     )
+    _show_review(actor, scenario.workshop)
     _push_my_actions(owner.user)
     return action
 
@@ -427,8 +429,17 @@ def update_action_status(
             payload={"action": current.pk, "status": status, "comment": comment},
             fragments=[*board_render.notes(scenario, notes), board_render.board_actions(scenario)],
         )
+    _show_review(actor, current.workshop)
     _push_my_actions(current.owner.user)
     return current
+
+
+def _show_review(actor: Membership, workshop: Workshop) -> None:
+    """The follow-ups of `workshop` (and theirs) list its open actions to review first: their
+    boards follow."""
+    later = workshops_render.following_up(workshop.pk, workshop.team_id)
+    for scenario_id in Scenario.objects.filter(workshop_id__in=later).order_by("pk").values_list("pk", flat=True):
+        board_services.show_review(actor=actor, scenario_id=scenario_id)
 
 
 def can_replan_action(actor: Membership, action: Action) -> bool:
@@ -488,6 +499,7 @@ def replan_action(
             payload={"action": current.pk, "title": title, "owner": owner.pk, "due_date": due_date.isoformat()},
             fragments=[*board_render.notes(scenario, current.notes.all()), board_render.board_actions(scenario)],
         )
+    _show_review(actor, current.workshop)
     for person in {previous_owner.user_id: previous_owner, owner.user_id: owner}.values():
         _push_my_actions(person.user)
     return current
@@ -527,7 +539,7 @@ def _push_to_their_boards(user: AbstractBaseUser, html: str) -> None:
 
 
 def _day(value: datetime.date) -> str:
-    return f"{value.day} {value:%b %Y}"
+    return date_format(value, "j M Y")
 
 
 # Calendar feeds --------------------------------------------------------------------------------
@@ -570,7 +582,7 @@ def plan_next_workshop(
         raise ValidationError({"date": "Give the next session a date."})
     if date <= current.date:
         raise ValidationError(
-            {"date": f"Pick a date after “{current.title}” ({current.date:%d %b %Y})."}
+            {"date": f"Pick a date after “{current.title}” ({date_format(current.date, 'j M Y')})."}
         )
     new = create_workshop(
         actor=actor, team=current.team, title=title, date=date, follows_up=current

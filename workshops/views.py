@@ -32,6 +32,7 @@ from boards import services as board_services
 from boards.models import Scenario
 from journeymap import ratelimits
 from workshops import access, action_views, invitations, services
+from workshops import render as workshops_render
 from workshops.forms import (
     InvitationForm,
     JoinForm,
@@ -341,9 +342,9 @@ def _workshop_page(
         "member": member,
         "scenarios": list(workshop.scenarios.select_related("persona")),
         "personas": list(team_personas),
-        "follow_ups": list(workshop.follow_ups.all()),
+        **action_views.next_session(workshop, member),
         # The open actions a follow-up session reviews first (not for a guest's one-workshop seat).
-        **(action_views.review_first(workshop) if not member.is_guest else {}),
+        **(workshops_render.review_first(workshop) if not member.is_guest else {}),
     }
     if member.is_facilitator:
         others = Workshop.objects.filter(team_id=workshop.team_id).exclude(pk=workshop.pk)

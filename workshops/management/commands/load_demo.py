@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from boards import services as board_services
 from boards.models import MicroInteraction, MomentOfTruth, Note, Phase, Scenario
@@ -81,7 +82,7 @@ class Command(BaseCommand):
             )
         )
         status = workshop.get_status_display().lower()
-        self.stdout.write(f'  Workshop "{workshop.title}" ({status}, {workshop.date:%d %B %Y})')
+        self.stdout.write(f'  Workshop "{workshop.title}" ({status}, {date_format(workshop.date, "j F Y")})')
         phases = Phase.objects.filter(scenario=scenario).count()
         notes = Note.objects.filter(scenario=scenario).count()
         self.stdout.write(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from types import EllipsisType
 from typing import Any
 
-from django.db.models import Prefetch, Sum
+from django.db.models import Count, Prefetch, Sum
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
@@ -198,8 +198,16 @@ def session_context(scenario: Scenario, *, phases=None, voting=None) -> dict[str
         agg = Vote.objects.filter(round=voting).aggregate(d=Sum("dots"))
         dots_cast = agg["d"] or 0
         voters = Vote.objects.filter(round=voting).values("voter").distinct().count()
+    private_notes = private_authors = 0
+    if scenario.private_round:
+        written = Note.objects.filter(scenario=scenario, hidden=True).aggregate(
+            notes=Count("pk"), people=Count("author", distinct=True)
+        )
+        private_notes, private_authors = written["notes"], written["people"]
     return {
         "scenario": scenario,
+        "private_notes": private_notes,
+        "private_authors": private_authors,
         "session_phases": phases,
         "stages": Stage.choices,
         "voting": voting,

@@ -585,7 +585,10 @@ def add_note(
         kind="note.added",
         actor_id=actor.pk,
         payload={"note": note.pk, "kind": kind, "text": text, "phase": phase.pk, "interaction": mi_id, "hidden": note.hidden},
-        fragments=_with_heatmap(scenario, [kind], [render.note_list(phase_id=phase.pk, micro_interaction_id=mi_id)]),
+        fragments=_with_heatmap(scenario, [kind], [
+            render.note_list(phase_id=phase.pk, micro_interaction_id=mi_id),
+            *([render.session(scenario)] if note.hidden else []),  # how many private notes so far
+        ]),
         request_id=request_id,
     )
     _refresh_private(scenario, note)
@@ -734,9 +737,12 @@ def delete_note(*, actor: Membership, note: Note, request_id: uuid.UUID | None =
     _renumber(Note, list(_container(*container).order_by("order", "pk")))
     _refresh_private(scenario, current)
     fragments = _with_heatmap(scenario, [current.kind], [render.note_list(phase_id=container[0], micro_interaction_id=container[1])])
+    if voters or current.hidden:
+        # How many private notes, or dots cast: the session bar says.
+        fragments.append(render.session(scenario))
     if voters:
-        # Its dots are gone: the count of dots cast, the results, and each voter's budget change.
-        fragments += [render.session(scenario), render.results(scenario)]
+        # Its dots are gone: the results, and each voter's budget change.
+        fragments.append(render.results(scenario))
         for voter in Membership.objects.filter(pk__in=voters):
             events.push_private(scenario_id=scenario.pk, member_id=voter.pk, html=render.private_panel(scenario, voter))
     events.append(

@@ -4,6 +4,8 @@ server, pushed to every screen."""
 from __future__ import annotations
 
 import datetime
+import re
+from functools import partial
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -205,6 +207,30 @@ def test_it_hides_participants_notes_until_revealed(board, facilitator, particip
     assert not board.private_round
     assert secret in last_event(board).html
     assert secret in client_for(other_participant).get(f"/boards/{board.pk}/").content.decode()
+
+
+def private_count(html: str) -> str:
+    found = re.search(r'<span class="private-count">([^<]*)</span>', html)
+    return found.group(1) if found else ""
+
+
+def test_it_counts_the_private_notes_written_so_far(board, facilitator, participant, other_participant):
+    services.start_private_round(actor=facilitator, scenario=board)
+    assert private_count(last_event(board).html) == "no notes yet"
+    add = partial(services.add_note, scenario=board, phase=phase_of(board), kind="friction")
+    add(actor=participant, text="Nobody offered a glass of water")
+    assert private_count(last_event(board).html) == "1 note from 1 person so far"
+    add(actor=participant, text="The bracelet sizing took twenty minutes")
+    last = add(actor=other_participant, text="The boutique was too loud for a first visit")
+    assert private_count(last_event(board).html) == "3 notes from 2 people so far"
+    assert private_count(client_for(participant).get(f"/boards/{board.pk}/").content.decode()) == (
+        "3 notes from 2 people so far"
+    )
+    services.delete_note(actor=other_participant, note=last)
+    assert private_count(last_event(board).html) == "2 notes from 1 person so far"
+    # The facilitator's own notes are not private: no count, and no session push for them.
+    services.add_note(actor=facilitator, scenario=board, phase=phase_of(board), kind="idea", text="A prompt")
+    assert 'id="session"' not in last_event(board).html
 
 
 def test_it_starts_and_reveals_a_private_round_from_the_page(as_facilitator, board):

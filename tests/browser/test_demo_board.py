@@ -49,7 +49,20 @@ def test_it_shows_the_demo_board_to_the_facilitator(desktop: Page, sign_in, watc
     expect(packaging).to_contain_text("Samuel Rochat")
     expect(desktop.get_by_role("button", name="+ Phase")).to_be_visible()
 
+    # Each phase's tools sit beside its name, the default names included, on a laptop's screen.
+    for head in desktop.locator("#board .phase-head").all():
+        name, tools = head.locator("h2").bounding_box(), head.locator(".fac-tools").bounding_box()
+        assert tools["y"] < name["y"] + name["height"] / 2, f"{head.locator('h2').inner_text()}: tools under the name"
+
     desktop.screenshot(path=shot("demo-board.png"), full_page=True)
+
+    # The keyboard reaches a phase at once: its link in the session bar, then Tab into the phase.
+    desktop.locator(".phase-nav").get_by_role("link", name="Loyalty & Advocacy").focus()
+    desktop.keyboard.press("Enter")
+    desktop.keyboard.press("Tab")
+    loyalty = desktop.locator("#board .phase").filter(has=desktop.get_by_role("heading", name="Loyalty & Advocacy"))
+    expect(loyalty.locator(":focus")).to_have_count(1)
+    expect(loyalty).to_be_in_viewport()
     assert errors == []
 
 
@@ -67,6 +80,13 @@ def test_it_fits_the_demo_board_on_a_phone(phone: Page, sign_in, watch_errors) -
     expect(phone.get_by_role("link", name="My actions")).to_be_visible()  # the top bar keeps it
     page_width = phone.evaluate("document.documentElement.scrollWidth")
     assert page_width <= 375, f"the page scrolls sideways on a phone: {page_width}px wide"
+    # A phase's link brings it into sight, instead of four swipes.
+    service = phone.locator("#board .phase").filter(has=phone.get_by_role("heading", name="Service"))
+    heading = service.get_by_role("heading", name="Service")
+    expect(heading).not_to_be_in_viewport()
+    phone.locator(".phase-nav").get_by_role("link", name="Service").click()
+    expect(heading).to_be_in_viewport()
+    phone.locator(".phase-nav").get_by_role("link", name="Awareness").click()
 
     # What the associate sees: the capture form is pinned to the bottom of the screen, so a
     # full-page capture would paint it over the middle of the board.

@@ -92,3 +92,24 @@ def test_it_fits_the_demo_board_on_a_phone(phone: Page, sign_in, watch_errors) -
     # full-page capture would paint it over the middle of the board.
     phone.screenshot(path=shot("demo-board-phone.png"))
     assert errors == []
+
+
+def test_it_fits_the_managers_actions_page_on_a_phone(phone: Page, sign_in, watch_errors) -> None:
+    errors = watch_errors(phone)
+    sign_in(phone, "marc")
+    phone.goto("/")
+    phone.locator("main").get_by_role("link", name="Actions", exact=True).first.click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Actions")
+    # The header takes two rows at most (the team's links scroll in the second), and the list
+    # starts on the first screen, under filters two to a row.
+    nav = phone.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Actions", exact=True)).to_be_visible()
+    assert phone.locator(".topbar").bounding_box()["height"] < 90
+    expect(phone.locator("#result-count")).to_be_in_viewport()
+    filters = phone.locator("#action-filters")
+    owner = filters.get_by_label("Owner", exact=True).bounding_box()
+    status = filters.get_by_label("Status", exact=True).bounding_box()
+    assert owner["y"] == status["y"], "the filters stack one a row on a phone"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    phone.screenshot(path=shot("actions-phone.png"))
+    assert errors == []

@@ -4,6 +4,7 @@ boards (no notes) and with the open actions to review first."""
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.template.loader import render_to_string
@@ -285,3 +286,17 @@ def test_it_brings_the_review_up_to_date_on_the_follow_ups_board(workshop, facil
     assert 'id="review-first" class="insight-body" hx-swap-oob="true"' in done
     assert "Movement training" not in done and "White-glove delivery pilot" in done
     assert "White-glove delivery in two boutiques" in replanned
+
+
+def test_it_shows_a_guest_the_review_but_no_way_into_earlier_actions(workshop, facilitator, decided):
+    from tests.test_guest_access import join
+
+    close(workshop, facilitator)
+    new = services.plan_next_workshop(actor=facilitator, workshop=workshop, title="Next", date=days(30))
+    services.update_workshop(actor=facilitator, workshop=new, title=new.title, date=new.date,
+                             status=WorkshopStatus.LIVE, follows_up=workshop)
+    phone, guest = join(facilitator, new)
+    html = phone.get(f"/boards/{new.scenarios.get().pk}/").content.decode()
+    assert "Movement training for every associate" in review_box(html)  # as the room sees it
+    assert re.search(r'<body class="[^"]*\bis-guest\b', html)  # its links go nowhere for them (CSS)
+    assert phone.get(f"/actions/{decided['training'].pk}/").status_code == 404

@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils.html import format_html
 
@@ -105,18 +105,18 @@ def append(
     `scenario` must come from `lock_board` in the current transaction.
     """
     scenario.last_seq += 1
-    Scenario.objects.filter(pk=scenario.pk).update(last_seq=scenario.last_seq)
     html = seq_marker(scenario.last_seq) + "".join(fragments)
+    event = BoardEvent(
+        scenario=scenario,
+        seq=scenario.last_seq,
+        kind=kind,
+        payload=payload,
+        actor_id=actor_id,
+        request_id=request_id,
+        html=html,
+    )
     try:
-        event = BoardEvent.objects.create(
-            scenario=scenario,
-            seq=scenario.last_seq,
-            kind=kind,
-            payload=payload,
-            actor_id=actor_id,
-            request_id=request_id,
-            html=html,
-        )
+        _store(event)
     except IntegrityError as exc:
         # A request id this board has seen, on a request the service did not take for a retry
         # of that one: its transaction is rolled back, and its sender told. (The message names
@@ -127,6 +127,28 @@ def append(
     scenario_id, seq = scenario.pk, event.seq
     transaction.on_commit(lambda: broadcast(scenario_id, seq, html))
     return event
+
+
+def _store(event: BoardEvent) -> None:
+    """Move the board's seq to the event's, and insert the event. On PostgreSQL in one statement:
+    the board's row stays locked until the commit, and each round trip to the server while it is
+    held keeps every other write to the board waiting."""
+    if connection.vendor != "postgresql":
+        Scenario.objects.filter(pk=event.scenario_id).update(last_seq=event.seq)
+        event.save(force_insert=True)
+        return
+    fields = [f for f in BoardEvent._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
+    sql = (
+        f"WITH seq AS (UPDATE {Scenario._meta.db_table} SET last_seq = %s WHERE id = %s) "
+        f"INSERT INTO {BoardEvent._meta.db_table} ({', '.join(f.column for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event.seq, event.scenario_id, *values])
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def broadcast(scenario_id: int, seq: int, html: str) -> None:

@@ -211,19 +211,21 @@ def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note, faci
     edit("warm-up")  # the session's first request reads it from the database
     # user, note with its board and author, seat; then in the transaction: begin, board (still at
     # the seq the note was read at: the note is not read again), update, the board's seq, the
-    # event, commit. (An edit at the note's version is no retry: no event is looked for.)
-    assert len(edit("No live chat for the new collection, again")) == 9
+    # event, commit. (An edit at the note's version is no retry: no event is looked for.) On
+    # PostgreSQL the board's seq and the event are one statement, while the board is locked.
+    base = 8 if connection.vendor == "postgresql" else 9
+    assert len(edit("No live chat for the new collection, again")) == base
     # While a round is open the note shows whether it takes dots: the round is read too.
     services.open_voting_round(actor=facilitator, scenario=board)
     statements = edit("No live chat for the new collection, still")
-    assert len(statements) == 10 and sum('FROM "boards_votinground"' in sql for sql in statements) == 1
+    assert len(statements) == base + 1 and sum('FROM "boards_votinground"' in sql for sql in statements) == 1
     services.close_voting_round(actor=facilitator, scenario=board)
-    assert len(edit("No live chat for the new collection, after the vote")) == 9
+    assert len(edit("No live chat for the new collection, after the vote")) == base
     # A note made into an action shows it: its links and its actions are read too.
     create_action(actor=facilitator, scenario=board, notes=[note], title="Staff the chat", owner=facilitator,
                   due_date=timezone.localdate() + datetime.timedelta(days=30))
     statements = edit("No live chat for the new collection, and an action")
-    assert len(statements) == 11 and sum('FROM "workshops_action' in sql for sql in statements) == 2
+    assert len(statements) == base + 2 and sum('FROM "workshops_action' in sql for sql in statements) == 2
 
 
 def test_it_pushes_an_edited_note_with_its_actions(as_facilitator, note, facilitator, participant, board):

@@ -93,12 +93,14 @@ def require_note_editor(actor: Membership, note: Note, scenario: Scenario) -> No
 
 def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
     """Trim, keep line breaks as one "\n" each (browsers count them as one but send "\r\n"),
-    and fold runs of spaces on one-line values."""
+    and fold runs of spaces on one-line values. Refuse what no database should store (NUL)."""
     value = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if "\n" not in value:
         value = " ".join(value.split())
     if required and not value:
         raise ValidationError({field: "This can't be empty."})
+    if "\x00" in value:  # PostgreSQL refuses it; forms do too, an import or a command may not
+        raise ValidationError({field: "Null characters are not allowed."})
     if len(value) > max_length:
         raise ValidationError({field: f"Keep it under {max_length} characters (it has {len(value)})."})
     return value

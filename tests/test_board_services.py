@@ -290,6 +290,19 @@ def test_it_refuses_an_empty_board_title(facilitator, board):
     assert board_state(board) == before
 
 
+def test_it_refuses_a_null_character_with_a_clear_error(facilitator, participant, board):
+    """Forms refuse it already; an import or a command calls the services directly, and
+    PostgreSQL would fail on it."""
+    before = board_state(board)
+    phase = board.phases.first()
+    with pytest.raises(ValidationError) as caught:
+        services.add_note(actor=participant, scenario=board, phase=phase, kind="idea", text="Gift\x00wrap")
+    assert caught.value.message_dict == {"text": ["Null characters are not allowed."]}
+    with pytest.raises(ValidationError):
+        services.update_scenario(actor=facilitator, scenario=board, title="A\x00", description="", persona=None)
+    assert board_state(board) == before
+
+
 # Facilitator-only operations -------------------------------------------------------------------
 
 FACILITATOR_ONLY: dict[str, Callable[[Any, SimpleNamespace], Any]] = {

@@ -90,7 +90,10 @@ def _target(scenario, phase_id: int | None, interaction_id: int | None):
 def _capture_context(scenario, *, phase_id=None, interaction_id=None, kind=NoteKind.OBSERVATION, text="", errors=(), sent=False):
     phases = list(scenario.phases.order_by("order"))
     if phase_id is None and phases:
-        phase_id = phases[0].pk
+        # The phase the room is on, if the facilitator has put one in focus: a late arrival's
+        # first note lands there, as everyone else's form has followed the focus.
+        focused = [p.pk for p in phases if p.pk == scenario.focus_phase_id]
+        phase_id = focused[0] if focused else phases[0].pk
     interactions = list(MicroInteraction.objects.filter(phase_id=phase_id).order_by("order")) if phase_id else []
     return {
         "phases": phases,

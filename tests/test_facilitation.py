@@ -86,6 +86,21 @@ def test_it_focuses_a_phase_and_clears_the_focus(as_facilitator, board):
     assert board.focus_phase is None
 
 
+def test_it_opens_a_late_arrivals_note_form_on_the_focused_phase(as_participant, board, facilitator):
+    def capture_phase() -> str:
+        page = as_participant.get(f"/boards/{board.pk}/").content.decode()
+        select = page[page.index('id="capture-phase"'):]
+        return re.search(r'<option value="(\d+)" selected>', select[: select.index("</select>")]).group(1)
+
+    assert capture_phase() == str(phase_of(board, 0).pk)  # no focus: the first phase
+    service = phase_of(board, 3)
+    services.focus_phase(actor=facilitator, scenario=board, phase=service)
+    assert capture_phase() == str(service.pk)
+    page = as_participant.get(f"/boards/{board.pk}/").content.decode()
+    first_step = service.interactions.order_by("order").first()
+    assert f'<option value="{first_step.pk}"' in page[page.index('id="capture-interaction"'):]
+
+
 def test_it_refuses_to_focus_another_boards_phase(as_facilitator, board, facilitator, workshop):
     other = services.create_scenario(actor=facilitator, workshop=workshop, title="Other", template_key="luxury-retail")
     r = as_facilitator.post(f"/boards/{board.pk}/session/focus/", {"phase": phase_of(other).pk}, **HX)

@@ -246,3 +246,13 @@ def test_it_says_when_a_closed_round_had_no_dots(as_facilitator, board, facilita
     services.close_voting_round(actor=facilitator, scenario=board)
     page = as_facilitator.get(f"/boards/{board.pk}/").content.decode()
     assert "Voting closed · no dots were cast" in page and "cast by 0" not in page
+
+
+def test_it_does_not_call_a_lone_voters_dots_anonymous(board, team, facilitator, frictions):
+    services.open_voting_round(actor=facilitator, scenario=board)
+    services.cast_vote(actor=make_member(team, "b0", Role.PARTICIPANT, BusinessFunction.BOUTIQUE), note=frictions[0])
+    services.reveal_votes(actor=facilitator, scenario=board)
+    page = client_for(facilitator).get(f"/boards/{board.pk}/").content.decode()
+    results = page[page.index('id="results"'):page.index('id="board"')]
+    assert "1 voter: their dots are the ranking, so this vote says what one person chose." in results
+    assert "anonymous" not in results

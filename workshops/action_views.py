@@ -328,10 +328,13 @@ def _row(
     }
     if not saved:
         return render(request, "workshops/actions.html#action-row", context, status=status)
-    # Saved: the counts above the list follow, for the filters the page shows.
+    # Saved: the counts above the list follow, for the filters the page shows and the rows it
+    # shows (the saved row stays, even if it no longer passes them, until the list is filtered).
     team = member.team
     params = QueryDict(urlsplit(next_url).query)
     form, actions = _filtered(params, team, member)
+    if all(a.pk != action.pk for a in actions):
+        actions.append(action)
     context |= {"team": team, "actions": actions, "oob": True, **_tallies(form, actions)}
     return render(request, "workshops/actions.html#action-row-saved", context, status=status)
 

@@ -76,7 +76,7 @@
   }
   document.addEventListener("htmx:afterSwap", function (e) {
     var d = dialog();
-    if (!d || e.detail.target.id !== "dialog-body") return;
+    if (!d || !e.detail.target || e.detail.target.id !== "dialog-body") return;
     if (!d.open) {
       opener = markFocus(document.activeElement);
       d.showModal();
@@ -89,7 +89,7 @@
   // The toast tells one person what happened to their click; it fades after a while.
   var toastTimer = null;
   document.addEventListener("htmx:afterSwap", function (e) {
-    if (e.detail.target.id !== "toast") return;
+    if (!e.detail.target || e.detail.target.id !== "toast") return;
     clearTimeout(toastTimer);
     toastTimer = setTimeout(function () { e.detail.target.replaceChildren(); }, 6000);
   });

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import shot
@@ -112,4 +114,26 @@ def test_it_fits_the_managers_actions_page_on_a_phone(phone: Page, sign_in, watc
     assert owner["y"] == status["y"], "the filters stack one a row on a phone"
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     phone.screenshot(path=shot("actions-phone.png"))
+    assert errors == []
+
+
+def test_it_keeps_the_actions_filters_and_the_list_together_on_back(desktop: Page, sign_in, watch_errors) -> None:
+    errors = watch_errors(desktop)
+    sign_in(desktop, "marc")
+    desktop.goto("/")
+    desktop.locator("main").get_by_role("link", name="Actions", exact=True).first.click()
+    filters = desktop.locator("#action-filters")
+    rows = desktop.locator("#action-table tbody tr")
+    everyone = rows.count()
+    filters.get_by_label("Owner", exact=True).select_option(label="Samuel Rochat · Boutique & retail")
+    expect(desktop).to_have_url(re.compile(r"owner="))
+    sams = rows.count()
+    assert sams < everyone
+    filters.get_by_label("Status", exact=True).select_option(label="Done")
+    expect(desktop).to_have_url(re.compile(r"status=done"))
+    desktop.go_back()
+    expect(desktop).not_to_have_url(re.compile(r"status=done"))
+    expect(rows).to_have_count(sams)
+    expect(filters.get_by_label("Owner", exact=True).locator("option:checked")).to_have_text("Samuel Rochat · Boutique & retail")
+    expect(filters.get_by_label("Status", exact=True).locator("option:checked")).not_to_have_text("Done")
     assert errors == []

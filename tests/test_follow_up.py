@@ -67,6 +67,15 @@ def decided(board, facilitator, participant, manager):
     }
 
 
+def still_open(html: str) -> str:
+    """The list of actions still open, without the line of those closed since."""
+    return html.split('id="closed-since"', 1)[0]
+
+
+def closed_since(html: str) -> str:
+    return html.split('id="closed-since"', 1)[1].split("</p>", 1)[0] if 'id="closed-since"' in html else ""
+
+
 def plan(client, workshop, title="Follow-up: first visit to delivery", date="2026-12-18"):
     return client.post(f"/workshops/{workshop.pk}/plan-next/", {"title": title, "date": date})
 
@@ -120,9 +129,12 @@ def test_it_plans_the_next_session_and_carries_the_open_actions(
         "Movement training for every associate" in review and "White-glove delivery pilot" in review
     )
     assert (
-        "Engraving offered at the till" not in review
-        and "A lounge for every boutique" not in review
+        "Engraving offered at the till" not in still_open(review)
+        and "A lounge for every boutique" not in still_open(review)
     )
+    # What was closed since that session is said too, apart.
+    assert "✓ Engraving offered at the till" in closed_since(review)
+    assert "– A lounge for every boutique" in closed_since(review)
     assert html.index('id="review-first"') < html.index(
         f'id="summary-scenario-{copy.pk}"'
     )  # at the top
@@ -169,7 +181,7 @@ def test_it_reviews_the_actions_of_a_workshop_followed_up_by_hand(workshop, team
     )
     html = render_to_string("workshops/summary.html#review-first", workshops_render.review_first(later))
     assert "Review first: open actions from First visit to delivery" in html
-    assert "Movement training for every associate" in html and "Engraving offered" not in html
+    assert "Movement training for every associate" in html and "Engraving offered" not in still_open(html)
     assert (
         render_to_string(
             "workshops/summary.html#review-first", workshops_render.review_first(workshop)
@@ -265,7 +277,8 @@ def test_it_lists_the_actions_to_review_first_on_the_follow_ups_board(
     box = review_box(html)
     assert "Review first: open actions from First visit to delivery" in box
     assert "Movement training for every associate" in box and "White-glove delivery pilot" in box
-    assert "Engraving offered at the till" not in box and "A lounge for every boutique" not in box
+    assert "Engraving offered at the till" not in still_open(box) and "A lounge for every boutique" not in still_open(box)
+    assert "Engraving offered at the till" in closed_since(box)
     assert f'href="/actions/{decided["training"].pk}/"' in box  # shown to those who may update it
     # The first session's own board has nothing to review.
     assert 'id="review-board"' not in client_for(facilitator).get(f"/boards/{board.pk}/").content.decode()
@@ -284,7 +297,8 @@ def test_it_brings_the_review_up_to_date_on_the_follow_ups_board(workshop, facil
     assert [kind for kind, _ in pushed] == ["review.changed", "review.changed"]
     done, replanned = pushed[0][1], pushed[1][1]
     assert 'id="review-first" class="insight-body" hx-swap-oob="true"' in done
-    assert "Movement training" not in done and "White-glove delivery pilot" in done
+    assert "Movement training" not in still_open(done) and "White-glove delivery pilot" in still_open(done)
+    assert "✓ Movement training for every associate" in closed_since(done)  # the room sees it got done
     assert "White-glove delivery in two boutiques" in replanned
 
 

@@ -578,7 +578,7 @@ def _summary_context(workshop: Workshop, member: Membership) -> dict[str, Any]:
         **next_session(workshop, member),
         "today": today,
         # A guest's seat opens this workshop only: not the earlier sessions' actions.
-        **(workshops_render.review_first(workshop) if not member.is_guest else {"previous_workshop": None, "review_actions": []}),
+        **(workshops_render.review_first(workshop) if not member.is_guest else {"previous_workshop": None, "review_actions": [], "closed_since": []}),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -60,7 +60,7 @@ def review_first(workshop: Workshop) -> dict[str, Any]:
     """The open actions a follow-up session reviews first: those of the workshop it follows up,
     and of the ones before it that are still open (they were carried over then, too)."""
     if workshop.follows_up_id is None:
-        return {"previous_workshop": None, "review_actions": []}
+        return {"previous_workshop": None, "review_actions": [], "closed_since": []}
     earlier = dict(
         Workshop.objects.filter(team_id=workshop.team_id).values_list("pk", "follows_up_id")
     )
@@ -69,9 +69,14 @@ def review_first(workshop: Workshop) -> dict[str, Any]:
     while pk is not None and pk not in chain and pk != workshop.pk:
         chain.append(pk)
         pk = earlier.get(pk)
+    previous = workshop.follows_up
+    # Still open, and closed since the previous session (what the team got done, to say so).
     actions = list(
         Action.objects.filter(workshop_id__in=chain)
-        .exclude(status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
+        .filter(
+            ~Q(status__in=[ActionStatus.DONE, ActionStatus.DROPPED])
+            | Q(updated__date__gte=previous.date)
+        )
         .select_related("workshop", "owner__user")
         .order_by("due_date", "pk")
     )
@@ -79,7 +84,11 @@ def review_first(workshop: Workshop) -> dict[str, Any]:
     for action in actions:
         action.overdue = action.is_overdue(today)
         action.due_today = action.is_due_today(today)
-    return {"previous_workshop": workshop.follows_up, "review_actions": actions}
+    return {
+        "previous_workshop": previous,
+        "review_actions": [a for a in actions if not a.is_closed],
+        "closed_since": [a for a in actions if a.is_closed],
+    }
 
 
 def following_up(workshop_id: int, team_id: int) -> list[int]:

@@ -832,7 +832,7 @@ def show_review(*, actor: Membership, scenario_id: int) -> None:
     every screen. (Called by `workshops.services`, which has checked the actor.)"""
     scenario = events.lock_board(scenario_id)
     events.append(scenario=scenario, kind="review.changed", actor_id=actor.pk, payload={},
-                  fragments=[render.review(scenario)])
+                  fragments=[render.review(scenario), *render.emotion(scenario)])  # the closed loop names it too
 
 
 @transaction.atomic

@@ -300,6 +300,7 @@ def test_it_brings_the_review_up_to_date_on_the_follow_ups_board(workshop, facil
     assert "Movement training" not in still_open(done) and "White-glove delivery pilot" in still_open(done)
     assert "✓ Movement training for every associate" in closed_since(done)  # the room sees it got done
     assert "White-glove delivery in two boutiques" in replanned
+    assert 'id="closed-loop"' in replanned  # its before-and-after table names the actions too
 
 
 def test_it_shows_a_guest_the_review_but_no_way_into_earlier_actions(workshop, facilitator, decided):

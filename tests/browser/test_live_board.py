@@ -594,7 +594,7 @@ def test_it_shows_authors_their_own_notes_in_place_during_a_private_round(
     capture(phone, phase="Purchase", interaction="Pays and receives the piece", kind="moment", text=text)
     sent(phone)
     expect(phone.locator("#capture-form .sent")).to_have_text(
-        "Sent. Only you see it until the facilitator reveals the round.")
+        "Sent. Only you see it until the facilitator reveals the round.", use_inner_text=True)
     step = "Pays and receives the piece"
     # The room sees a placeholder; the author sees the note itself where it sits on the board.
     on_projector = desktop.locator(".interaction", has_text=step).locator(".note-hidden")
@@ -622,6 +622,9 @@ def test_it_shows_authors_their_own_notes_in_place_during_a_private_round(
     expect(revealed).to_have_count(1)
     expect(phone.locator(".interaction", has_text=step).locator(".note", has_text=text + ", twice")).not_to_have_class(
         re.compile(r"is-mine"))
+    # The message under the phone's form no longer says the note is private.
+    expect(phone.locator("#capture-form .sent")).to_have_text(
+        "Sent. The round is revealed: it's on the board for everyone.", use_inner_text=True)
     assert errors == []
 
 

@@ -108,6 +108,7 @@ class CurvePoint:
     emotion: int | None
     ratings: list[int] = field(default_factory=list)
     before: float | None = None  # the previous session's value (closed loop)
+    carried: bool = False  # the facilitator's emotion is the previous session's, not rated again
     x: float = 0.0
 
     @property
@@ -127,6 +128,10 @@ class CurvePoint:
     @property
     def spread(self) -> float:
         return self.high - self.low if self.ratings else 0.0
+
+    @property
+    def is_carried(self) -> bool:
+        return self.carried and not self.ratings and self.emotion is not None
 
     @property
     def disagree(self) -> bool:
@@ -217,6 +222,8 @@ class CurvePoint:
             )
         elif self.emotion is not None:
             parts.append(EMOTION_LABELS[self.emotion].lower())
+            if self.is_carried:
+                parts.append("carried over from last session, not rated again yet")
         if self.moment_of_truth != MomentOfTruth.NONE:
             parts.append(MomentOfTruth(self.moment_of_truth).label.lower())
         if self.before is not None:
@@ -259,6 +266,10 @@ class Curve:
     @property
     def rated(self) -> bool:
         return any(p.ratings for p in self.points)
+
+    @property
+    def carried(self) -> bool:
+        return any(p.is_carried for p in self.points)
 
     @property
     def disagreements(self) -> list[CurvePoint]:
@@ -360,6 +371,7 @@ def build_curve(
                     emotion=mi.emotion,
                     ratings=sorted(ratings.get(mi.pk, [])),
                     before=before.get(mi.pk),
+                    carried=getattr(mi, "emotion_carried", False),
                     x=LEFT + (slot + j + 0.5) * STEP,
                 )
             )
@@ -640,8 +652,8 @@ def closed_loops(
 
     A follow-up's board is a copy of the previous one (same title, same phases and steps), so each
     step is matched by its phase's name and its own words. A step counts as re-rated once someone
-    rated it on the new board: the team in consensus mode, or the facilitator (a copy starts at
-    version 1, and every edit of the step bumps it).
+    rated it on the new board: the team in consensus mode, or the facilitator (the copy's emotion
+    is marked as carried over until then).
     """
     from workshops.models import Action
 
@@ -697,8 +709,9 @@ def closed_loops(
                 if mi.pk not in touched:
                     continue
                 current = now.get(_key(phase.name, mi.action))
-                # A copy starts at version 1: a later version means the facilitator rated it again.
-                rerated = current is not None and (current.pk in ratings or current.version > 1)
+                rerated = current is not None and (
+                    current.pk in ratings or (current.emotion is not None and not current.emotion_carried)
+                )
                 rows.append(
                     LoopRow(
                         phase=phase.name,

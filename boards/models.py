@@ -141,6 +141,8 @@ class MicroInteraction(models.Model):
     moment_of_truth = models.CharField(
         max_length=10, choices=MomentOfTruth.choices, default=MomentOfTruth.NONE
     )
+    # On a follow-up's board: the emotion is the previous session's, not rated again yet.
+    emotion_carried = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -166,6 +168,11 @@ class MicroInteraction(models.Model):
     @property
     def emotion_label(self) -> str:
         return EMOTION_LABELS.get(self.emotion, "Not rated") if self.emotion is not None else "Not rated"
+
+    @property
+    def is_carried(self) -> bool:
+        """The emotion shown is last session's: nobody has rated this step again yet."""
+        return self.emotion_carried and self.emotion is not None
 
 
 class Note(models.Model):

@@ -373,8 +373,11 @@ def add_micro_interaction(
     channel: str,
     emotion: int | None = None,
     moment_of_truth: str = MomentOfTruth.NONE,
+    carried: bool = False,
     request_id: uuid.UUID | None = None,
 ) -> MicroInteraction:
+    """A new step at the end of its phase. `carried`: its emotion is the previous session's, on
+    a follow-up's copy of the board, until someone rates the step again."""
     scenario = events.lock_board(phase.scenario_id)
     require_facilitator(actor, scenario)
     if done := events.applied_event(scenario, request_id):
@@ -386,6 +389,7 @@ def add_micro_interaction(
         action=action,
         channel=channel,
         emotion=emotion,
+        emotion_carried=carried and emotion is not None,
         moment_of_truth=moment_of_truth,
     )
     events.append(
@@ -423,8 +427,9 @@ def update_micro_interaction(
     current.action, current.channel, current.emotion, current.moment_of_truth = _interaction_fields(
         action, channel, emotion, moment_of_truth
     )
+    current.emotion_carried = False  # saved from the dialog that shows it: rated for this session
     current.version += 1
-    current.save(update_fields=["action", "channel", "emotion", "moment_of_truth", "version"])
+    current.save(update_fields=["action", "channel", "emotion", "emotion_carried", "moment_of_truth", "version"])
     events.append(
         scenario=scenario,
         kind="interaction.updated",
@@ -455,8 +460,9 @@ def rate_micro_interaction(
     _, _, current.emotion, current.moment_of_truth = _interaction_fields(
         current.action, current.channel, emotion, moment_of_truth
     )
+    current.emotion_carried = False
     current.version += 1
-    current.save(update_fields=["emotion", "moment_of_truth", "version"])
+    current.save(update_fields=["emotion", "emotion_carried", "moment_of_truth", "version"])
     events.append(
         scenario=scenario,
         kind="interaction.rated",

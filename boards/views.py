@@ -496,6 +496,9 @@ def interaction_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "action": mi.action, "channel": mi.channel, "emotion": "" if mi.emotion is None else str(mi.emotion),
         "moment_of_truth": mi.moment_of_truth, "version": mi.version,
     })
+    if mi.is_carried:
+        context["explain"] = ("Its emotion is carried over from last session. Saving keeps it as this "
+                              "session's rating; change it if the customer feels differently now.")
     return _dialog(request, {**context, "form": form})
 
 

@@ -16,6 +16,7 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from boards import insights, render, services
@@ -656,6 +657,51 @@ def test_it_shows_the_loop_on_the_follow_up_board_and_pushes_it(follow_up, facil
     row = pushed.find("tr", attrs={"data-interaction": str(again_chat.pk)})
     assert row.select_one(".loop-after").get_text(strip=True) == "0"
     assert "+2, better" in row.select_one(".loop-change").get_text()
+
+
+def test_it_marks_last_sessions_emotions_as_carried_over_on_the_follow_up(follow_up, facilitator, as_participant):
+    again_chat = step(follow_up, "Asks for a model's details on live chat")
+    assert again_chat.emotion == -2 and again_chat.is_carried
+    assert not step(follow_up, "Browses the collection on the webstore").is_carried  # nothing to carry: it had none
+    soup = BeautifulSoup(as_participant.get(f"/boards/{follow_up.pk}/").content.decode(), "html.parser")
+    head = soup.find(id=f"mi-head-{again_chat.pk}")
+    assert "is-carried" in head.select_one(".emotion")["class"]
+    assert head.select_one(".emotion-label").get_text(" ", strip=True) == "Very negative (-2) · last session"
+    point = soup.select_one(f"#emotion-curve .curve-point[data-interaction='{again_chat.pk}']")
+    assert "is-carried" in point["class"]
+    assert "carried over from last session, not rated again yet" in point.title.get_text()
+    assert "carried over from last session" in soup.select_one("#emotion-curve .curve-caption").get_text()
+    loop = soup.find(id="closed-loop").find("tr", attrs={"data-interaction": str(again_chat.pk)})
+    assert loop.select_one(".loop-after").get_text(strip=True) == "not re-rated yet"
+
+
+def test_it_counts_a_carried_emotion_as_rated_once_the_facilitator_saves_it(follow_up, facilitator, as_facilitator):
+    again_chat = step(follow_up, "Asks for a model's details on live chat")
+    dialog = as_facilitator.get(reverse("interaction-edit", args=[again_chat.pk])).content.decode()
+    assert "Its emotion is carried over from last session" in dialog
+    # Moving it is not rating it.
+    services.move_micro_interaction(actor=facilitator, interaction=again_chat, position=1)
+    assert step(follow_up, "Asks for a model's details on live chat").is_carried
+    services.update_micro_interaction(actor=facilitator, interaction=again_chat, action=again_chat.action,
+                                      channel=again_chat.channel, emotion=-2, moment_of_truth="negative",
+                                      version=MicroInteraction.objects.get(pk=again_chat.pk).version)
+    again_chat = step(follow_up, "Asks for a model's details on live chat")
+    assert not again_chat.is_carried
+    pushed = BeautifulSoup(last_event(follow_up).html, "html.parser")
+    assert "is-carried" not in pushed.find(id=f"mi-head-{again_chat.pk}").select_one(".emotion")["class"]
+    row = pushed.find(id="closed-loop").find("tr", attrs={"data-interaction": str(again_chat.pk)})
+    assert row.select_one(".loop-after").get_text(strip=True) == "−2"  # rated again: the same, and said so
+    assert "Its emotion is carried over" not in as_facilitator.get(
+        reverse("interaction-edit", args=[again_chat.pk])).content.decode()
+
+
+def test_it_no_longer_calls_a_step_carried_once_the_team_rates_it(follow_up, facilitator, participant):
+    again_chat = step(follow_up, "Asks for a model's details on live chat")
+    services.set_emotion_rating(actor=facilitator, scenario=follow_up, open=True)
+    services.rate_emotion(actor=participant, interaction=again_chat, value=1)
+    point = next(p for p in curve_of(follow_up).points if p.pk == again_chat.pk)
+    assert not point.is_carried and point.value == 1.0
+    assert not curve_of(follow_up).carried
 
 
 def test_it_has_no_loop_on_a_first_workshop(board, as_participant):

@@ -564,6 +564,7 @@ def plan_next_workshop(
 
     The new workshop follows up the closed one, and each scenario's board comes back with its
     structure (phases, micro-interactions with their emotion and moment of truth) but no notes.
+    Each step's emotion is marked as carried over until the team or the facilitator rates it again.
     The closed workshop's open actions are carried over: the new one lists them to review first.
     """
     current = (
@@ -615,6 +616,7 @@ def plan_next_workshop(
                     channel=mi.channel,
                     emotion=mi.emotion,
                     moment_of_truth=mi.moment_of_truth,
+                    carried=True,
                 )
     return new
 

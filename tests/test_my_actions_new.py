@@ -89,6 +89,48 @@ def test_it_marks_an_action_new_again_for_whoever_it_is_handed_to(
     assert menu_count(client_for(participant)) is None
 
 
+def handed(page: str, action: Action) -> str | None:
+    found = re.search(rf'<li id="handed-{action.pk}"[^>]*>(.*?)</li>', page, re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split()) if found else None
+
+
+def test_it_tells_the_previous_owner_who_an_action_was_handed_to(
+    board, facilitator, participant, other_participant, manager
+):
+    action = give(board, facilitator, participant)
+    services.replan_action(actor=manager, action=action, title=action.title, owner=other_participant,
+                           due_date=action.due_date, version=action.version)
+    page = client_for(participant).get(reverse("my-actions")).content.decode()
+    assert f'id="my-action-{action.pk}"' not in page  # no longer theirs to do...
+    said = handed(page, action)  # ...and they are told so
+    assert said is not None and "Handed to someone else" in page
+    assert said.startswith("Gift-wrap at the till, not in the back Now with Lea")
+    assert "handed over by Marc" in said and "Nothing left for you to do" in said
+    # The push to their open page says it too, and nobody else's list does.
+    assert f'id="handed-{action.pk}"' in workshops_render.my_actions(participant.user)
+    for other in (other_participant, manager, facilitator):
+        assert handed(client_for(other).get(reverse("my-actions")).content.decode(), action) is None
+
+
+def test_it_forgets_a_hand_over_once_the_action_comes_back(board, facilitator, participant, other_participant):
+    action = give(board, facilitator, participant)
+    action = services.replan_action(actor=facilitator, action=action, title=action.title, owner=other_participant,
+                                    due_date=action.due_date, version=action.version)
+    services.replan_action(actor=facilitator, action=action, title=action.title, owner=participant,
+                           due_date=action.due_date, version=action.version)
+    page = client_for(participant).get(reverse("my-actions")).content.decode()
+    assert f'id="my-action-{action.pk}"' in page and handed(page, action) is None
+    said = handed(client_for(other_participant).get(reverse("my-actions")).content.decode(), action)
+    assert "Now with" in said and "handed over by Fiona" in said
+
+
+def test_it_says_you_handed_it_over_yourself(board, facilitator, other_participant):
+    action = give(board, facilitator, facilitator)
+    services.replan_action(actor=facilitator, action=action, title=action.title, owner=other_participant,
+                           due_date=action.due_date, version=action.version)
+    assert "handed over by you" in handed(client_for(facilitator).get(reverse("my-actions")).content.decode(), action)
+
+
 def test_it_shows_new_in_the_push_to_an_open_my_actions_page(board, facilitator, participant):
     give(board, facilitator, participant)
     push = workshops_render.my_actions(participant.user)

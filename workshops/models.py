@@ -251,6 +251,10 @@ class ActionUpdate(models.Model):
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="updates")
     is_replan = models.BooleanField(default=False)
     author = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
+    # A new plan that handed the action over: who had it until then (their "My actions" says so).
+    from_owner = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="handed_over"
+    )
     from_status = models.CharField(max_length=12, choices=ActionStatus.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=ActionStatus.choices)
     comment = models.TextField(blank=True, max_length=1000)

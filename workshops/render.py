@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db.models import Count, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from workshops.models import Action, ActionStatus, Workshop
+from workshops.models import Action, ActionStatus, ActionUpdate, Workshop
+
+HANDED_OVER_DAYS = 30  # how long "My actions" lists what was handed from you to someone else
 
 
 def my_actions_context(user) -> dict:
@@ -23,7 +26,25 @@ def my_actions_context(user) -> dict:
         .select_related("workshop")
         .order_by("-updated")[:20]
     )
-    return {"open_actions": actions, "closed_actions": done, "today": timezone.localdate()}
+    return {"open_actions": actions, "closed_actions": done, "handed_over": handed_over(user),
+            "today": timezone.localdate()}
+
+
+def handed_over(user) -> list[ActionUpdate]:
+    """The latest hand-over of each action taken from `user` lately and now owned by someone
+    else: so an action doesn't vanish from their list without a word."""
+    since = timezone.now() - datetime.timedelta(days=HANDED_OVER_DAYS)
+    updates = (
+        ActionUpdate.objects.filter(from_owner__user=user, created__gte=since)
+        .exclude(action__owner__user=user)
+        .select_related("action__workshop", "action__owner__user", "author__user")
+        .order_by("-created", "-pk")[:50]
+    )
+    latest: dict[int, ActionUpdate] = {}
+    for update in updates:
+        update.by_you = update.author is not None and update.author.user_id == user.pk
+        latest.setdefault(update.action_id, update)
+    return list(latest.values())[:10]
 
 
 def my_actions(user) -> str:

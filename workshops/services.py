@@ -483,7 +483,8 @@ def replan_action(
     if not changes:
         raise ValidationError("Nothing changed: change the title, the owner or the due date.")
     ActionUpdate.objects.create(action=current, author=actor, from_status=current.status, to_status=current.status,
-                                comment="\n".join([" ".join(changes), comment]).strip(), is_replan=True)
+                                comment="\n".join([" ".join(changes), comment]).strip(), is_replan=True,
+                                from_owner=current.owner if owner.pk != current.owner_id else None)
     previous_owner = current.owner
     if owner.pk != current.owner_id:  # handed over: new to its new owner
         current.assigned_by, current.seen_by_owner = actor, owner.pk == actor.pk

@@ -284,6 +284,23 @@ def test_it_prints_the_whole_journey_as_an_a3_poster(desktop, sign_in, board_url
     assert errors == []
 
 
+def test_it_fits_the_poster_to_a_phones_width(phone, sign_in, board_url, watch_errors):
+    errors = watch_errors(phone)
+    sign_in(phone, "sam")
+    phone.goto(board_url + "poster/")
+    expect(phone.locator(".poster .journey-phase")).to_have_count(5)
+    # The page never scrolls sideways: the phases read top to bottom, each as wide as the screen.
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phases = phone.locator(".poster .journey-phase")
+    first, second = phases.nth(0).bounding_box(), phases.nth(1).bounding_box()
+    assert second["y"] > first["y"] + first["height"] - 1 and abs(second["x"] - first["x"]) < 1
+    assert first["width"] > phone.viewport_size["width"] * 0.8
+    # The curve keeps its size and scrolls in its own box.
+    assert phone.locator(".poster .curve-scroll").evaluate("el => el.scrollWidth > el.clientWidth")
+    phone.screenshot(path=shot("poster-phone.png"))
+    assert errors == []
+
+
 def test_it_replays_the_board_as_it_was_with_a_timeline(desktop, sign_in, board_url, app_server, watch_errors):
     errors = watch_errors(desktop)
     # A private round: Sam's note is hidden until the facilitator reveals it.

@@ -212,6 +212,85 @@ def test_it_refuses_a_request_id_used_already_on_another_edit_default_database(b
     assert Scenario.objects.get(pk=board.pk).last_seq == before[-1][0]
 
 
+def test_it_edits_a_note_read_at_the_boards_seq_without_waiting_on_its_lock_first_default_database(
+    board, participant
+):
+    """On PostgreSQL the board's lock, the note, the seq and the event are one statement."""
+    from django.test.utils import CaptureQueriesContext
+
+    from workshops import access
+
+    phase, mi, _ = target(board)
+    note = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                             kind="friction", text="The gift box came without its ribbon")
+    read, member = access.get_note(participant.user, note.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        edited = services.edit_note(actor=member, note=read, text="The gift box came crushed", kind="idea",
+                                    version=1)
+    statements = [q["sql"] for q in ctx.captured_queries]
+    if connection.vendor == "postgresql":
+        assert not any("FOR UPDATE" in sql for sql in statements)
+        [write] = [sql for sql in statements if "INSERT" in sql or "UPDATE" in sql]
+        assert write.startswith("WITH board AS (UPDATE")
+    events = assert_gapless_seqs(board)
+    assert (events[-1].kind, events[-1].payload) == (
+        "note.edited", {"note": note.pk, "text": "The gift box came crushed", "kind": "idea", "version": 2})
+    assert f'data-seq="{events[-1].seq}"' in events[-1].html and 'data-version="2"' in events[-1].html
+    saved = Note.objects.get(pk=note.pk)
+    assert (saved.text, saved.kind, saved.version) == ("The gift box came crushed", "idea", 2) == (
+        edited.text, edited.kind, edited.version)
+    assert read.version == 1 and read.scenario.last_seq == events[-2].seq  # the caller's copy as read
+
+
+def test_it_edits_a_note_read_before_the_board_moved_on_default_database(board, participant, facilitator):
+    """The board changed between the read and the write: the edit takes the lock and goes on,
+    on the board as it is now."""
+    from workshops import access
+
+    phase, mi, _ = target(board)
+    note = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                             kind="friction", text="The gift box came without its ribbon")
+    services.set_board_lock(actor=facilitator, scenario=board, locked=True)
+    read, member = access.get_note(participant.user, note.pk)  # read while the board is locked
+    services.add_note(actor=facilitator, scenario=board, phase=phase, kind="idea", text="Ribbons at the till")
+    services.set_board_lock(actor=facilitator, scenario=board, locked=False)
+    edited = services.edit_note(actor=member, note=read, text="The gift box came crushed", kind="friction",
+                                version=1)
+    events = assert_gapless_seqs(board)
+    assert events[-1].kind == "note.edited" and edited.version == 2
+    # The same note edited meanwhile: a conflict, and nothing written.
+    stale, member = access.get_note(participant.user, note.pk)
+    services.edit_note(actor=facilitator, note=note, text="Crushed, and no ribbon", kind="friction", version=2)
+    with pytest.raises(services.Conflict):
+        services.edit_note(actor=member, note=stale, text="Mine", kind="friction", version=2)
+    assert Note.objects.get(pk=note.pk).text == "Crushed, and no ribbon"
+    assert len(assert_gapless_seqs(board)) == len(events) + 1
+
+
+def test_it_gives_concurrent_edits_of_one_board_the_next_seqs_default_database(board, writers):
+    """Everyone edits their own note at once, each from their own read of it."""
+    from workshops import access
+
+    phase, mi, _ = target(board)
+    notes = [services.add_note(actor=w, scenario=board, phase=phase, micro_interaction=mi, kind="friction",
+                               text=f"Note {i}") for i, w in enumerate(writers)]
+
+    def edit(i: int) -> None:
+        for n in range(NOTES_EACH):
+            read, member = access.get_note(writers[i].user, notes[i].pk)
+            services.edit_note(actor=member, note=read, text=f"Note {i}, take {n}", kind="friction",
+                               version=n + 1)
+
+    errors = run_at_once(edit)
+    assert errors == [], f"writers failed: {errors!r}"
+    events = assert_gapless_seqs(board)
+    assert len(events) == 1 + WRITERS + WRITERS * NOTES_EACH
+    for event in events:
+        assert event.html.startswith(f'<span id="board-seq" data-seq="{event.seq}"')
+    saved = {n.pk: (n.text, n.version) for n in Note.objects.filter(scenario=board)}
+    assert saved == {note.pk: (f"Note {i}, take {NOTES_EACH - 1}", NOTES_EACH + 1) for i, note in enumerate(notes)}
+
+
 @pytest.mark.scaleout
 @pytest.mark.skipif(
     not os.environ.get("JOURNEYMAP_TEST_DATABASE_URL"),
@@ -232,4 +311,4 @@ def test_it_gives_concurrent_writers_the_next_seqs_on_postgresql():
     )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
-    assert "5 passed" in report, report
+    assert "8 passed" in report, report

@@ -3,8 +3,6 @@
 Every write to a board calls `lock_board` first, then `append` once: the event takes the
 board's next seq, stores the HTML push that every screen will apply, and is broadcast
 only after the transaction commits. Consumers replay stored events to clients that missed them.
-On PostgreSQL a one-row change made from what was read at the board's current seq can instead
-go through `append_if_current`, which locks, checks, writes and appends in one statement.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +20,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model, Q
+from django.db.models import Q
 from django.utils.html import format_html
 
 from boards.models import BoardEvent, Scenario
@@ -127,80 +125,6 @@ def append(
             raise
         raise ValidationError("This request was made already: reload the page and try again.") from None
     scenario_id, seq = scenario.pk, event.seq
-    transaction.on_commit(lambda: broadcast(scenario_id, seq, html))
-    return event
-
-
-def can_append_if_current(note: Any) -> bool:
-    """Whether a change can try `append_if_current`: on PostgreSQL, to an object read with the
-    seq its board was at (`as_of_seq`, set by the access helper that read it)."""
-    return connection.vendor == "postgresql" and getattr(note, "as_of_seq", None) is not None
-
-
-def append_if_current(
-    *,
-    scenario: Scenario,
-    as_of_seq: int,
-    instance: Model,
-    update_fields: Sequence[str],
-    kind: str,
-    actor_id: int | None,
-    payload: dict[str, Any],
-    fragments: Iterable[str],
-    request_id: uuid.UUID | None = None,
-) -> BoardEvent | None:
-    """Save `instance`'s `update_fields` and append the event, in one statement, if the board is
-    still at `as_of_seq`, the seq everything the change was made from was read at. Else, or off
-    PostgreSQL, write nothing and return None: the caller then takes the board's lock
-    (`lock_board`) and does it the usual way.
-
-    Every write to a board moves its seq in the same transaction, so a board still at the seq it
-    was read at has not changed since: the checks made on that read hold. The statement locks the
-    board's row as `lock_board` does, and waits as it does; once the lock is its own, it finds the
-    seq moved on if another write got there first. The lock is then held for this one round trip
-    and the commit, against four round trips and the commit the usual way: on a busy board, writes
-    queue on that lock (docs/performance.md).
-    """
-    if connection.vendor != "postgresql" or scenario.last_seq != as_of_seq:
-        return None
-    seq = as_of_seq + 1
-    html = seq_marker(seq) + "".join(fragments)
-    event = BoardEvent(scenario=scenario, seq=seq, kind=kind, payload=payload, actor_id=actor_id,
-                       request_id=request_id, html=html)
-    quote = connection.ops.quote_name
-    changed = [instance._meta.get_field(name) for name in update_fields]
-    event_fields = [f for f in BoardEvent._meta.concrete_fields if not f.primary_key]
-    sql = (
-        f"WITH board AS (UPDATE {quote(Scenario._meta.db_table)} SET last_seq = %s"
-        f" WHERE id = %s AND last_seq = %s RETURNING id),"
-        f" changed AS (UPDATE {quote(instance._meta.db_table)}"
-        f" SET {', '.join(f'{quote(f.column)} = %s' for f in changed)}"
-        f" WHERE {quote(instance._meta.pk.column)} = %s AND EXISTS (SELECT 1 FROM board) RETURNING 1)"
-        f" INSERT INTO {quote(BoardEvent._meta.db_table)} ({', '.join(quote(f.column) for f in event_fields)})"
-        f" SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in event_fields)}"
-        f" FROM board, changed RETURNING id"
-    )
-    params = [
-        seq, scenario.pk, as_of_seq,
-        *(f.get_db_prep_save(getattr(instance, f.attname), connection) for f in changed),
-        instance.pk,
-        *(f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in event_fields),
-    ]
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-    except IntegrityError as exc:
-        if request_id is None or "event_unique_request" not in str(exc):
-            raise
-        raise ValidationError("This request was made already: reload the page and try again.") from None
-    if row is None:
-        return None
-    event.pk = row[0]
-    event._state.adding = False
-    event._state.db = connection.alias
-    scenario.last_seq = seq
-    scenario_id = scenario.pk
     transaction.on_commit(lambda: broadcast(scenario_id, seq, html))
     return event
 

@@ -644,9 +644,6 @@ def _locked_note(note: Note) -> tuple[Scenario, Note]:
     return scenario, current
 
 
-NOTE_EDIT_FIELDS = ("text", "kind", "version", "updated")
-
-
 @transaction.atomic
 def edit_note(
     *,
@@ -657,29 +654,6 @@ def edit_note(
     version: int,
     request_id: uuid.UUID | None = None,
 ) -> Note:
-    """Change a note's text and kind, if it is still at the version its editor started from.
-
-    On PostgreSQL, a note read at the board's seq (`access.get_note`) is checked on that read and
-    written without taking the board's lock first: `events.append_if_current` writes it only if
-    the board is still at that seq, so nothing the checks read has changed. Otherwise, and when a
-    check fails on that read, the board's lock is taken and everything checked on the board as
-    it is (the edit that lost a race, a retry, a conflict)."""
-    if events.can_append_if_current(note):
-        scenario = copy.copy(note.scenario)
-        current = copy.copy(note)
-        current.scenario = scenario
-        try:
-            require_note_editor(actor, current, scenario)
-            fragments = _edited_note(scenario, current, text=text, kind=kind) if current.version == version else None
-        except (PermissionDenied, ValidationError):
-            fragments = None
-        if fragments is not None and events.append_if_current(
-            scenario=scenario, as_of_seq=note.as_of_seq, instance=current, update_fields=NOTE_EDIT_FIELDS,
-            kind="note.edited", actor_id=actor.pk, payload=_edit_payload(current), fragments=fragments,
-            request_id=request_id,
-        ):
-            _refresh_private(scenario, current)
-            return current
     scenario, current = _locked_note(note)
     require_note_editor(actor, current, scenario)
     if current.version != version:
@@ -689,22 +663,6 @@ def edit_note(
         if events.applied_event(scenario, request_id):
             return current
         raise Conflict(current, f"{events.last_changed_by(scenario, what='note', pk=current.pk)} edited this note while you were typing.")
-    fragments = _edited_note(scenario, current, text=text, kind=kind)
-    current.save(update_fields=NOTE_EDIT_FIELDS)
-    events.append(
-        scenario=scenario,
-        kind="note.edited",
-        actor_id=actor.pk,
-        payload=_edit_payload(current),
-        fragments=fragments,
-        request_id=request_id,
-    )
-    _refresh_private(scenario, current)
-    return current
-
-
-def _edited_note(scenario: Scenario, current: Note, *, text: str, kind: str) -> list[str]:
-    """Make the edit on `current` (not saved) and render what it changes on the board."""
     if kind not in NoteKind.values:
         raise ValidationError({"kind": "Pick a kind of note."})
     old_kind = current.kind
@@ -713,14 +671,20 @@ def _edited_note(scenario: Scenario, current: Note, *, text: str, kind: str) -> 
     current.kind = kind
     current.version += 1
     current.updated = timezone.now()
-    return _with_results(
-        scenario, current, voting,
-        _with_heatmap(scenario, [old_kind, kind] if old_kind != kind else [], [render.note(current, voting=voting)]),
+    current.save(update_fields=["text", "kind", "version", "updated"])
+    events.append(
+        scenario=scenario,
+        kind="note.edited",
+        actor_id=actor.pk,
+        payload={"note": current.pk, "text": current.text, "kind": kind, "version": current.version},
+        fragments=_with_results(
+            scenario, current, voting,
+            _with_heatmap(scenario, [old_kind, kind] if old_kind != kind else [], [render.note(current, voting=voting)]),
+        ),
+        request_id=request_id,
     )
-
-
-def _edit_payload(note: Note) -> dict[str, Any]:
-    return {"note": note.pk, "text": note.text, "kind": note.kind, "version": note.version}
+    _refresh_private(scenario, current)
+    return current
 
 
 @transaction.atomic

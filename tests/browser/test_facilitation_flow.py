@@ -190,9 +190,10 @@ def test_it_runs_a_vote_and_turns_the_winner_into_an_owned_action(
     expect(marc.locator("#history")).to_contain_text("Owner: Samuel Rochat → Léa Favre.")
     expect(marc.locator("#history")).to_contain_text("Léa runs the home deliveries from January.")
     marc.screenshot(path=shot("action-replanned.png"), full_page=True)
-    # Live: the board's chip names Léa; Sam's "My actions" no longer lists it.
+    # Live: the board's chip names Léa; Sam's "My actions" no longer lists it as his, and says who has it now.
     expect(friction(fiona, PACKAGING).locator(".action-chip")).to_contain_text("Léa Favre")
-    expect(sam.locator("#my-actions")).not_to_contain_text(title)
+    expect(sam.locator("#my-actions .action-list:not(.handed)")).not_to_contain_text(title)
+    expect(sam.locator("#my-actions .handed")).to_contain_text(f"{title} Now with Léa Favre, handed over by Marc Dubois")
 
     # A second round: everyone's dots are back at once, before they place any.
     sam.goto(board_url)

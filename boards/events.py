@@ -2,16 +2,19 @@
 
 Every write to a board calls `lock_board` first, then `append` once: the event takes the
 board's next seq, stores the HTML push that every screen will apply, and is broadcast
-only after the transaction commits. Consumers replay stored events to clients that missed them.
+only after the transaction commits. On PostgreSQL a one-row change checked on what its request
+read can instead go through `append_with_update`, which writes it and its event in one statement
+if nothing it was made from has changed. Consumers replay stored events to clients that missed them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils.html import format_html
 
 from boards.models import BoardEvent, Scenario
@@ -127,6 +130,98 @@ def append(
     scenario_id, seq = scenario.pk, event.seq
     transaction.on_commit(lambda: broadcast(scenario_id, seq, html))
     return event
+
+
+def can_write_at_once() -> bool:
+    """Whether `append_with_update` can be tried here: on PostgreSQL, outside a transaction."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def append_with_update(
+    *,
+    read: Model,
+    changed: Model,
+    update_fields: Sequence[str],
+    kind: str,
+    actor_id: int | None,
+    payload: dict[str, Any],
+    fragments: Iterable[str],
+    request_id: uuid.UUID | None = None,
+) -> BoardEvent | None:
+    """Save one row's change and append its event in one statement, if the row and its board
+    are still as the request read them; else write nothing and return None, and the caller takes
+    the board's lock (`lock_board`) and does it the usual way.
+
+    `read` is the row as read, with its board (`read.scenario`) as read too; `changed` is a copy
+    with `update_fields` changed. The statement, which is its own transaction (see
+    `can_write_at_once`), locks the board's row and the changed one, and only if every column of
+    both is as read (but the board's seq, which every other write moves) does it update the row,
+    move the board's seq and insert the event with that seq, all or nothing. So whatever the
+    change's checks and its push were made from has not changed since, and the board's lock is
+    held only while the database runs the statement: with the usual way it is held over four
+    round trips to the database, and on a busy board every write to it waits for them
+    (docs/performance.md).
+    """
+    scenario: Scenario = read.scenario
+    model = type(read)
+    sql, board_fields, row_fields, changes, inserted = _update_statement(model, tuple(update_fields))
+    event = BoardEvent(scenario=scenario, kind=kind, payload=payload, actor_id=actor_id, request_id=request_id)
+    html = "".join(fragments)
+    head, tail = seq_marker(0).split('data-seq="0"')
+    params = [
+        scenario.pk, read.pk,
+        *(f.get_db_prep_value(getattr(scenario, f.attname), connection) for f in board_fields),
+        *(f.get_db_prep_value(getattr(read, f.attname), connection) for f in row_fields),
+        *(f.get_db_prep_save(getattr(changed, f.attname), connection) for f in changes), read.pk,
+        *(f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in inserted),
+        head + 'data-seq="', '"' + tail + html,
+    ]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError as exc:
+        if request_id is None or "event_unique_request" not in str(exc):
+            raise
+        raise ValidationError("This request was made already: reload the page and try again.") from None
+    if row is None:
+        return None
+    event.pk, event.seq = row
+    event.html = seq_marker(event.seq) + html
+    event._state.adding = False
+    event._state.db = connection.alias
+    scenario_id, seq, push = scenario.pk, event.seq, event.html
+    transaction.on_commit(lambda: broadcast(scenario_id, seq, push))
+    return event
+
+
+@functools.cache
+def _update_statement(model: type[Model], update_fields: tuple[str, ...]) -> tuple[str, list, list, list, list]:
+    """`append_with_update`'s statement for a model and its changed fields, with the fields whose
+    values it takes, in order: the board's and the row's as read, the changed ones, the event's."""
+    quote = connection.ops.quote_name
+
+    def matches(alias: str, fields: list) -> str:
+        columns = ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
+        return f"({columns}) IS NOT DISTINCT FROM ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)})"
+
+    board_fields = [f for f in Scenario._meta.concrete_fields if f.name != "last_seq"]
+    row_fields = list(model._meta.concrete_fields)
+    changes = [model._meta.get_field(name) for name in update_fields]
+    inserted = [f for f in BoardEvent._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "html")]
+    board, table, events = (quote(m._meta.db_table) for m in (Scenario, model, BoardEvent))
+    sql = (
+        f"WITH locked AS (SELECT b.id FROM {board} b, {table} r"
+        f" WHERE b.id = %s AND r.{quote(model._meta.pk.column)} = %s"
+        f" AND {matches('b', board_fields)} AND {matches('r', row_fields)} FOR UPDATE OF b, r),"
+        f" seq AS (UPDATE {board} SET last_seq = last_seq + 1 WHERE id = (SELECT id FROM locked) RETURNING last_seq),"
+        f" changed AS (UPDATE {table} SET {', '.join(f'{quote(f.column)} = %s::{f.db_type(connection)}' for f in changes)}"
+        f" WHERE {quote(model._meta.pk.column)} = %s AND EXISTS (SELECT 1 FROM locked) RETURNING 1)"
+        f" INSERT INTO {events} ({', '.join(quote(f.column) for f in inserted)}, seq, html)"
+        f" SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in inserted)}, seq.last_seq,"
+        f" %s || seq.last_seq || %s FROM seq, changed RETURNING id, seq"
+    )
+    return sql, board_fields, row_fields, changes, inserted
 
 
 def _store(event: BoardEvent) -> None:

@@ -9,6 +9,8 @@ database (PostgreSQL).
 
 from __future__ import annotations
 
+import copy
+import datetime
 import os
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import dj_database_url
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
 from boards import services
@@ -261,6 +263,102 @@ def test_it_gives_concurrent_edits_of_one_board_the_next_seqs_default_database(b
     assert saved == {note.pk: (f"Note {i}, take {NOTES_EACH - 1}", NOTES_EACH + 1) for i, note in enumerate(notes)}
 
 
+def test_it_refuses_an_edit_read_before_the_board_was_locked_default_database(board, participant, facilitator):
+    """Locked between the read and the write: the edit is refused as on a fresh read, and nothing
+    is written (on PostgreSQL the one-statement edit finds the board changed and gives way)."""
+    from workshops import access
+
+    phase, mi, _ = target(board)
+    note = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                             kind="idea", text="Engrave the case back while the client waits")
+    read, member = access.get_note(participant.user, note.pk)
+    services.set_board_lock(actor=facilitator, scenario=board, locked=True)
+    before = assert_gapless_seqs(board)
+    with pytest.raises(PermissionDenied, match="locked"):
+        services.edit_note(actor=member, note=read, text="Engrave it in the lounge", kind="idea", version=1)
+    assert Note.objects.get(pk=note.pk).text == "Engrave the case back while the client waits"
+    assert len(assert_gapless_seqs(board)) == len(before)
+
+
+def test_it_pushes_an_edited_note_as_the_board_is_when_it_is_written_default_database(board, participant, facilitator):
+    """Dot voting opened, and an action was agreed on the note, between the read and the write:
+    the edit's push shows the note as it is then, taking dots and with its action."""
+    from workshops import access
+    from workshops import services as workshop_services
+
+    phase, mi, _ = target(board)
+    note = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                             kind="friction", text="The strap was sized in the back office")
+    other = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                              kind="friction", text="Nowhere to sit while the strap is sized")
+    read, member = access.get_note(participant.user, note.pk)
+    read_other, _ = access.get_note(participant.user, other.pk)
+    services.open_voting_round(actor=facilitator, scenario=board)
+    services.edit_note(actor=member, note=read, text="The strap was sized out of sight", kind="friction", version=1)
+    pushed = assert_gapless_seqs(board)[-1]
+    assert "The strap was sized out of sight" in pushed.html and "Put a dot on this friction" in pushed.html
+
+    workshop_services.create_action(actor=facilitator, scenario=board, notes=[other], title="Size straps at the counter",
+                                    owner=participant, due_date=datetime.date.today() + datetime.timedelta(days=7))
+    services.edit_note(actor=member, note=read_other, text="Nowhere to sit while it is sized", kind="friction",
+                       version=1)
+    pushed = assert_gapless_seqs(board)[-1]
+    assert "Nowhere to sit while it is sized" in pushed.html and "Size straps at the counter" in pushed.html
+
+
+def test_it_lets_one_of_several_edits_of_a_note_from_one_version_win_default_database(board, writers):
+    """Everyone edits the same note from the same version at once: one edit is saved, the others
+    are told of a conflict, and the board's seqs stay gapless."""
+    from workshops import access
+
+    phase, mi, _ = target(board)
+    facilitator = writers[3]
+    note = services.add_note(actor=facilitator, scenario=board, phase=phase, micro_interaction=mi, kind="idea",
+                             text="Offer a coffee while the bracelet is adjusted")
+    read, member = access.get_note(facilitator.user, note.pk)
+    conflicts = []
+
+    def edit(i: int) -> None:
+        try:
+            services.edit_note(actor=member, note=copy.copy(read), text=f"Offer a coffee, take {i}", kind="idea",
+                               version=1)
+        except services.Conflict:
+            conflicts.append(i)
+
+    errors = run_at_once(edit)
+    assert errors == [], f"writers failed: {errors!r}"
+    assert len(conflicts) == WRITERS - 1
+    saved = Note.objects.get(pk=note.pk)
+    winner = ({*range(WRITERS)} - set(conflicts)).pop()
+    assert (saved.text, saved.version) == (f"Offer a coffee, take {winner}", 2)
+    events = assert_gapless_seqs(board)
+    assert [e.payload["text"] for e in events if e.kind == "note.edited"] == [saved.text]
+
+
+def test_it_writes_a_common_edit_in_one_statement_on_postgresql_default_database(board, participant):
+    """On PostgreSQL, an edit checked on what the request read is written in one statement: the
+    board's lock is held only while the database runs it."""
+    from django.test.utils import CaptureQueriesContext
+
+    from workshops import access
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite takes the board's lock for every edit")
+    phase, mi, _ = target(board)
+    note = services.add_note(actor=participant, scenario=board, phase=phase, micro_interaction=mi,
+                             kind="question", text="Can the client keep the old strap?")
+    read, member = access.get_note(participant.user, note.pk)
+    with CaptureQueriesContext(connection) as queries:
+        services.edit_note(actor=member, note=read, text="May the client keep the old strap?", kind="question",
+                           version=1)
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    event = assert_gapless_seqs(board)[-1]
+    assert event.kind == "note.edited" and event.actor_id == participant.pk
+    assert event.html.startswith(f'<span id="board-seq" data-seq="{event.seq}" hidden hx-swap-oob="true"></span>')
+    assert "May the client keep the old strap?" in event.html
+    assert Note.objects.get(pk=note.pk).version == 2
+
+
 @pytest.mark.scaleout
 @pytest.mark.skipif(
     not os.environ.get("JOURNEYMAP_TEST_DATABASE_URL"),
@@ -281,4 +379,4 @@ def test_it_gives_concurrent_writers_the_next_seqs_on_postgresql():
     )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
-    assert "7 passed" in report, report
+    assert "11 passed" in report, report

@@ -90,3 +90,10 @@ def test_it_shares_a_board_between_two_processes(two_servers, pages):
     projector.locator("#dialog").get_by_role("button", name="Move").click()
     phase_notes = phone.locator(".phase", has_text="Be looked after once the piece is home").locator(".phase-notes")
     expect(phase_notes.locator(".note", has_text=text)).to_have_count(1)
+
+    # Edited through B (in one statement on PostgreSQL), pushed by A.
+    phase_notes.locator(".note", has_text=text).get_by_role("button", name="Edit note").click()
+    dialog = phone.locator("#dialog")
+    dialog.get_by_label("Text").fill(text + ", and none in Italian")
+    dialog.get_by_role("button", name="Save").click()
+    expect(projector.locator(".note", has_text=text + ", and none in Italian")).to_have_count(1)

@@ -209,11 +209,12 @@ def test_it_edits_a_note_in_a_fixed_number_of_queries(as_facilitator, note, faci
         return [q["sql"] for q in ctx.captured_queries]
 
     edit("warm-up")  # the session's first request reads it from the database
-    # user, note with its board and author, seat; then in the transaction: begin, board (still at
+    # user, note with its board, author and the user's seat (one statement); then in the
+    # transaction: begin, board (still at
     # the seq the note was read at: the note is not read again), update, the board's seq, the
     # event, commit. (An edit at the note's version is no retry: no event is looked for.) On
     # PostgreSQL the board's seq and the event are one statement, while the board is locked.
-    base = 8 if connection.vendor == "postgresql" else 9
+    base = 7 if connection.vendor == "postgresql" else 8
     assert len(edit("No live chat for the new collection, again")) == base
     # While a round is open the note shows whether it takes dots: the round is read too.
     services.open_voting_round(actor=facilitator, scenario=board)

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from boards.models import MicroInteraction, Note, Phase, Scenario
+from journeymap.joined import Join, JoinedRead
 from workshops.models import Action, Invitation, Membership, Persona, Team, Workshop
+
+User = get_user_model()
 
 REVOKED_MESSAGE = (
     "Your access here was withdrawn. Ask the facilitator if you should still take part."
@@ -86,12 +90,31 @@ def get_interaction(user, pk: int) -> tuple[MicroInteraction, Membership]:
     return mi, membership(user, mi.phase.scenario.workshop.team_id, mi.phase.scenario.workshop_id)
 
 
+# The note with its board, workshop and author, and the user's seat in the workshop's team, with
+# the seat's team: what `membership` reads, in the same statement (see journeymap.joined).
+_NOTE_AND_SEAT = JoinedRead(Note, "n", [
+    Join("s", Scenario, "{s}.id = {n}.scenario_id", parent="n", field="scenario"),
+    Join("w", Workshop, "{w}.id = {s}.workshop_id", parent="s", field="workshop"),
+    Join("a", Membership, "{a}.id = {n}.author_id", outer=True, parent="n", field="author"),
+    Join("au", User, "{au}.id = {a}.user_id", outer=True, parent="a", field="user"),
+    Join("m", Membership, "{m}.team_id = {w}.team_id AND {m}.user_id = %s", outer=True),
+    Join("t", Team, "{t}.id = {m}.team_id", outer=True, parent="m", field="team"),
+], where="{n}.id = %s")
+
+
 def get_note(user, pk: int) -> tuple[Note, Membership]:
     """The note with its board and its author, as they were at the board's seq `note.as_of_seq`:
-    a service that finds the board still at that seq under its lock need not read it again."""
-    note = _get(Note.objects.select_related("scenario__workshop", "author__user"), pk)
+    a service that finds the board still at that seq under its lock need not read it again.
+    Read with the user's seat in one statement, the seat checked as `membership` checks it."""
+    if not user.is_authenticated:
+        raise Http404
+    found = _NOTE_AND_SEAT.read([user.pk, pk])
+    if found is None or found["m"] is None:
+        raise Http404
+    note, seat = found["n"], found["m"]
     note.as_of_seq = note.scenario.last_seq
-    return note, membership(user, note.scenario.workshop.team_id, note.scenario.workshop_id)
+    seat.user = user  # the signed-in user, read already
+    return note, check_scope(seat, note.scenario.workshop_id)
 
 
 def get_action(user, pk: int) -> tuple[Action, Membership]:

@@ -83,7 +83,7 @@ def _session(user) -> str:
     request = HttpRequest()
     request.META = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "journeymap-bench"}
     request.session = import_module(settings.SESSION_ENGINE).SessionStore()
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session.save()
     return request.session.session_key
 

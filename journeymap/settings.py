@@ -193,6 +193,9 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # Sessions stay in the database: a sign-out must not be undone by a cache that missed it.
+    # Django's database engine, each read by a statement built once (journeymap/sessions.py).
+    SESSION_ENGINE = "journeymap.sessions"
 else:
     CACHES = {
         "default": {
@@ -204,6 +207,10 @@ else:
     # Sessions read from the process's cache, written to both: one query less per request. (With
     # Redis a session read would be a round trip to Redis instead of one to the database.)
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# Sign-in as Django's ModelBackend, with the signed-in user read by a statement built once
+# (journeymap/auth.py). ModelBackend stays listed for the sessions it signed in.
+AUTHENTICATION_BACKENDS = ["journeymap.auth.Backend", "django.contrib.auth.backends.ModelBackend"]
 
 # Rate limits (journeymap/ratelimits.py): sign-in, joining with a link, posting notes. Off in the
 # test suite, whose tests share one cache; the rate-limit tests turn them on.

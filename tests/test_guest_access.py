@@ -170,6 +170,7 @@ def test_it_makes_a_guest_scoped_to_the_workshop_and_signs_them_in(facilitator, 
     assert not guest.user.has_usable_password()
     assert guest.user.username.startswith("guest-")
     assert int(phone.session["_auth_user_id"]) == guest.user.pk
+    assert phone.session["_auth_user_backend"] == "journeymap.auth.Backend"
     assert "journeymap.join" not in phone.session
     assert phone.get(r["Location"]).status_code == 200
 

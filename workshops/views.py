@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -828,7 +829,7 @@ def join(request: HttpRequest) -> HttpResponse:
                 )
             if guest is not None:
                 request.session.pop(JOIN_SESSION_KEY, None)
-                login(request, guest.user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, guest.user, backend=settings.AUTHENTICATION_BACKENDS[0])
                 messages.success(
                     request, f"Welcome, {guest.name}. Add what you see and hear from your clients."
                 )

@@ -2,9 +2,9 @@
 
 Every write to a board calls `lock_board` first, then `append` once: the event takes the
 board's next seq, stores the HTML push that every screen will apply, and is broadcast
-only after the transaction commits. On PostgreSQL a one-row change checked on what its request
-read can instead go through `append_with_update`, which writes it and its event in one statement
-if nothing it was made from has changed. Consumers replay stored events to clients that missed them.
+only after the transaction commits. A one-row change checked on what its request read can
+instead go through `append_with_update`, which writes it and its event at once (on PostgreSQL in
+one statement) if nothing it was made from has changed. Consumers replay stored events to clients that missed them.
 """
 
 from __future__ import annotations
@@ -133,8 +133,11 @@ def append(
 
 
 def can_write_at_once() -> bool:
-    """Whether `append_with_update` can be tried here: on PostgreSQL, outside a transaction."""
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+    """Whether `append_with_update` can be tried here: on PostgreSQL outside a transaction (its
+    statement is one); on SQLite wherever it can return what it writes (3.35 and later)."""
+    if connection.vendor == "postgresql":
+        return not connection.in_atomic_block
+    return connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
 
 
 def append_with_update(
@@ -148,45 +151,50 @@ def append_with_update(
     fragments: Iterable[str],
     request_id: uuid.UUID | None = None,
 ) -> BoardEvent | None:
-    """Save one row's change and append its event in one statement, if the row and its board
-    are still as the request read them; else write nothing and return None, and the caller takes
-    the board's lock (`lock_board`) and does it the usual way.
+    """Save one row's change and append its event at once, if the row and its board are still as
+    the request read them; else write nothing and return None, and the caller takes the board's
+    lock (`lock_board`) and does it the usual way.
 
     `read` is the row as read, with its board (`read.scenario`) as read too; `changed` is a copy
-    with `update_fields` changed. The statement, which is its own transaction (see
-    `can_write_at_once`), locks the board's row and the changed one, and only if every column of
-    both is as read (but the board's seq, which every other write moves) does it update the row,
-    move the board's seq and insert the event with that seq, all or nothing. So whatever the
-    change's checks and its push were made from has not changed since, and the board's lock is
-    held only while the database runs the statement: with the usual way it is held over four
-    round trips to the database, and on a busy board every write to it waits for them
-    (docs/performance.md).
+    with `update_fields` changed. Only if every column of both is as read (but the board's seq,
+    which every other write moves) does it update the row, move the board's seq and insert the
+    event with that seq, all or nothing. So whatever the change's checks and its push were made
+    from has not changed since.
+
+    On PostgreSQL that is one statement, its own transaction (see `can_write_at_once`), which
+    locks the board's row and the changed one: the board's lock is held only while the database
+    runs it, where the usual way holds it over four round trips, and on a busy board every write
+    to it waits for them (docs/performance.md). On SQLite, whose writers take the database's
+    lock for their whole transaction, it is three statements (the guarded move of the seq, the
+    row, the event) built once per process, where the usual way has Django compile four.
     """
     scenario: Scenario = read.scenario
     model = type(read)
-    sql, board_fields, row_fields, changes, inserted = _update_statement(model, tuple(update_fields))
+    statement = _at_once_statement(connection.vendor, model, tuple(update_fields))
     event = BoardEvent(scenario=scenario, kind=kind, payload=payload, actor_id=actor_id, request_id=request_id)
     html = "".join(fragments)
-    head, tail = seq_marker(0).split('data-seq="0"')
-    params = [
-        scenario.pk, read.pk,
-        *(f.get_db_prep_value(getattr(scenario, f.attname), connection) for f in board_fields),
-        *(f.get_db_prep_value(getattr(read, f.attname), connection) for f in row_fields),
-        *(f.get_db_prep_save(getattr(changed, f.attname), connection) for f in changes), read.pk,
-        *(f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in inserted),
-        head + 'data-seq="', '"' + tail + html,
-    ]
+    board = [f.get_db_prep_value(getattr(scenario, f.attname), connection) for f in statement.board_fields]
+    row = [f.get_db_prep_value(getattr(read, f.attname), connection) for f in statement.row_fields]
+    changes = [f.get_db_prep_save(getattr(changed, f.attname), connection) for f in statement.changes]
+    inserted = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in statement.inserted]
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        if connection.vendor == "postgresql":
+            head, tail = seq_marker(0).split('data-seq="0"')
+            with connection.cursor() as cursor:
+                cursor.execute(statement.sql[0], [
+                    scenario.pk, read.pk, *board, *row, *changes, read.pk, *inserted,
+                    head + 'data-seq="', '"' + tail + html,
+                ])
+                found = cursor.fetchone()
+        else:
+            found = _write_at_once_sqlite(statement, scenario, read, board, row, changes, inserted, html)
     except IntegrityError as exc:
-        if request_id is None or "event_unique_request" not in str(exc):
+        if request_id is None or not any(m in str(exc) for m in ("event_unique_request", "boardevent.request_id")):
             raise
         raise ValidationError("This request was made already: reload the page and try again.") from None
-    if row is None:
+    if found is None:
         return None
-    event.pk, event.seq = row
+    event.pk, event.seq = found
     event.html = seq_marker(event.seq) + html
     event._state.adding = False
     event._state.db = connection.alias
@@ -195,33 +203,72 @@ def append_with_update(
     return event
 
 
+def _write_at_once_sqlite(statement: _AtOnce, scenario: Scenario, read: Model, board: list, row: list,
+                          changes: list, inserted: list, html: str) -> tuple[int, int] | None:
+    move_seq, update, insert = statement.sql
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(move_seq, [scenario.pk, *board, read.pk, *row])
+        moved = cursor.fetchone()
+        if moved is None:  # the board or the row changed since they were read: nothing written
+            return None
+        seq = moved[0]
+        cursor.execute(update, [*changes, read.pk])
+        cursor.execute(insert, [*inserted, seq, seq_marker(seq) + html])
+        return cursor.fetchone()[0], seq
+
+
+@dataclass(frozen=True)
+class _AtOnce:
+    sql: tuple[str, ...]
+    board_fields: list  # the fields whose values the statements take, in order
+    row_fields: list
+    changes: list
+    inserted: list
+
+
 @functools.cache
-def _update_statement(model: type[Model], update_fields: tuple[str, ...]) -> tuple[str, list, list, list, list]:
-    """`append_with_update`'s statement for a model and its changed fields, with the fields whose
-    values it takes, in order: the board's and the row's as read, the changed ones, the event's."""
+def _at_once_statement(vendor: str, model: type[Model], update_fields: tuple[str, ...]) -> _AtOnce:
+    """`append_with_update`'s SQL for a model and its changed fields, on this database."""
     quote = connection.ops.quote_name
+    postgresql = vendor == "postgresql"
 
     def matches(alias: str, fields: list) -> str:
         columns = ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
-        return f"({columns}) IS NOT DISTINCT FROM ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)})"
+        if postgresql:
+            return f"({columns}) IS NOT DISTINCT FROM ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)})"
+        return f"({columns}) IS ({', '.join(['%s'] * len(fields))})"
+
+    def value(f) -> str:
+        return f"%s::{f.db_type(connection)}" if postgresql else "%s"
 
     board_fields = [f for f in Scenario._meta.concrete_fields if f.name != "last_seq"]
     row_fields = list(model._meta.concrete_fields)
     changes = [model._meta.get_field(name) for name in update_fields]
     inserted = [f for f in BoardEvent._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "html")]
     board, table, events = (quote(m._meta.db_table) for m in (Scenario, model, BoardEvent))
-    sql = (
-        f"WITH locked AS (SELECT b.id FROM {board} b, {table} r"
-        f" WHERE b.id = %s AND r.{quote(model._meta.pk.column)} = %s"
-        f" AND {matches('b', board_fields)} AND {matches('r', row_fields)} FOR UPDATE OF b, r),"
-        f" seq AS (UPDATE {board} SET last_seq = last_seq + 1 WHERE id = (SELECT id FROM locked) RETURNING last_seq),"
-        f" changed AS (UPDATE {table} SET {', '.join(f'{quote(f.column)} = %s::{f.db_type(connection)}' for f in changes)}"
-        f" WHERE {quote(model._meta.pk.column)} = %s AND EXISTS (SELECT 1 FROM locked) RETURNING 1)"
-        f" INSERT INTO {events} ({', '.join(quote(f.column) for f in inserted)}, seq, html)"
-        f" SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in inserted)}, seq.last_seq,"
-        f" %s || seq.last_seq || %s FROM seq, changed RETURNING id, seq"
+    pk = quote(model._meta.pk.column)
+    assignments = ", ".join(f"{quote(f.column)} = {value(f)}" for f in changes)
+    columns = ", ".join(quote(f.column) for f in inserted)
+    if postgresql:
+        sql = (
+            f"WITH locked AS (SELECT b.id FROM {board} b, {table} r"
+            f" WHERE b.id = %s AND r.{pk} = %s"
+            f" AND {matches('b', board_fields)} AND {matches('r', row_fields)} FOR UPDATE OF b, r),"
+            f" seq AS (UPDATE {board} SET last_seq = last_seq + 1 WHERE id = (SELECT id FROM locked) RETURNING last_seq),"
+            f" changed AS (UPDATE {table} SET {assignments}"
+            f" WHERE {pk} = %s AND EXISTS (SELECT 1 FROM locked) RETURNING 1)"
+            f" INSERT INTO {events} ({columns}, seq, html)"
+            f" SELECT {', '.join(value(f) for f in inserted)}, seq.last_seq,"
+            f" %s || seq.last_seq || %s FROM seq, changed RETURNING id, seq"
+        )
+        return _AtOnce((sql,), board_fields, row_fields, changes, inserted)
+    move_seq = (
+        f"UPDATE {board} AS b SET last_seq = last_seq + 1 WHERE b.id = %s AND {matches('b', board_fields)}"
+        f" AND EXISTS (SELECT 1 FROM {table} r WHERE r.{pk} = %s AND {matches('r', row_fields)}) RETURNING last_seq"
     )
-    return sql, board_fields, row_fields, changes, inserted
+    update = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"
+    insert = f"INSERT INTO {events} ({columns}, seq, html) VALUES ({', '.join(['%s'] * (len(inserted) + 2))}) RETURNING id"
+    return _AtOnce((move_seq, update, insert), board_fields, row_fields, changes, inserted)
 
 
 def _store(event: BoardEvent) -> None:

@@ -658,10 +658,10 @@ def edit_note(
 ) -> Note:
     """Change a note's text and kind, if it is still at the version its editor started from.
 
-    The common edit on PostgreSQL (the note read with its board, at the version sent, with
-    nothing else on the board to redraw) is checked on what the request read and written in one
-    statement, which writes only if the note and its board are still as read
-    (`events.append_with_update`). Every other edit, and that one when something changed, takes
+    The common edit (the note read with its board, at the version sent, with nothing else on
+    the board to redraw) is checked on what the request read and written at once, only if the
+    note and its board are still as read (`events.append_with_update`: one statement on
+    PostgreSQL). Every other edit, and that one when something changed, takes
     the board's lock and is checked on the board as it is now: a lost race, a retry, a conflict."""
     edited = _edit_note_at_once(actor=actor, note=note, text=text, kind=kind, version=version, request_id=request_id)
     if edited is not None:

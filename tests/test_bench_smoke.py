@@ -121,5 +121,5 @@ def test_it_measures_what_a_note_edit_costs_in_process():
     out = subprocess.run([sys.executable, "-m", "bench.edit_cost", "--edits", "3", "--warm-up", "1"],
                          cwd=BASE_DIR, env=base_environment(), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "database: sqlite; SQL statements per edit: 8" in out.stdout
+    assert "database: sqlite; SQL statements per edit: 7" in out.stdout
     assert "time per edit:" in out.stdout

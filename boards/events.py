@@ -121,15 +121,20 @@ def append(
     try:
         _store(event)
     except IntegrityError as exc:
-        # A request id this board has seen, on a request the service did not take for a retry
-        # of that one: its transaction is rolled back, and its sender told. (The message names
-        # the constraint on PostgreSQL, its columns on SQLite.)
-        if request_id is None or not any(m in str(exc) for m in ("event_unique_request", "boardevent.request_id")):
-            raise
-        raise ValidationError("This request was made already: reload the page and try again.") from None
+        _refuse_request_made_already(exc, request_id)
     scenario_id, seq = scenario.pk, event.seq
     transaction.on_commit(lambda: broadcast(scenario_id, seq, html))
     return event
+
+
+def _refuse_request_made_already(exc: IntegrityError, request_id: uuid.UUID | None) -> None:
+    """Raise what an event's failed insert means: a request id this board has seen, on a request
+    the service did not take for a retry of that one, is refused with a message for its sender
+    (its transaction rolled back); any other integrity error as it is. (The message names the
+    constraint on PostgreSQL, its columns on SQLite.)"""
+    if request_id is None or not any(m in str(exc) for m in ("event_unique_request", "boardevent.request_id")):
+        raise exc
+    raise ValidationError("This request was made already: reload the page and try again.") from None
 
 
 def can_write_at_once() -> bool:
@@ -189,9 +194,7 @@ def append_with_update(
         else:
             found = _write_at_once_sqlite(statement, scenario, read, board, row, changes, inserted, html)
     except IntegrityError as exc:
-        if request_id is None or not any(m in str(exc) for m in ("event_unique_request", "boardevent.request_id")):
-            raise
-        raise ValidationError("This request was made already: reload the page and try again.") from None
+        _refuse_request_made_already(exc, request_id)
     if found is None:
         return None
     event.pk, event.seq = found

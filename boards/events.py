@@ -18,9 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import _consistent_hash, decode_hosts
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, Q
@@ -304,8 +307,51 @@ def broadcast(scenario_id: int, seq: int, html: str) -> None:
     message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": seq, "html": html, "origin": ORIGIN}
     _offer_locally(scenario_id, message)
     layer = _push_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    publisher = _publisher(layer)
+    if publisher is None:
         _group_send(group_name(scenario_id), message, layer=layer)
+        return
+    try:
+        publisher.publish(group_name(scenario_id), layer.serialize(message))
+    except Exception:  # noqa: BLE001 - as in _group_send: the database already has the change
+        logger.exception("Could not push to %s; clients will catch up when they reconnect", group_name(scenario_id))
+
+
+class _Publisher:
+    """Publishes board pushes to Redis from the thread that committed them, as the `board` layer
+    (channels-redis's pub/sub layer) would, for that layer's readers in every process.
+
+    The layer's own group_send is a coroutine: from a request's thread it waits for the server's
+    event loop, busy with the sockets, to run it, and costs that loop a few hundred microseconds a
+    push in redis-py's asyncio client. One PUBLISH on a pooled synchronous connection does the same
+    in the request's thread, and leaves the loop to the sockets.
+    """
+
+    def __init__(self, hosts: list[dict], prefix: str) -> None:
+        self.prefix = prefix
+        self.clients = [redis.Redis.from_url(h["address"], **{k: v for k, v in h.items() if k != "address"}) for h in hosts]
+
+    def publish(self, group: str, data: bytes) -> None:
+        # The channel and the shard the pub/sub layer reads a group on (channels_redis.pubsub).
+        channel = f"{self.prefix}__group__{group}"
+        self.clients[_consistent_hash(channel, len(self.clients))].publish(channel, data)
+
+
+@functools.lru_cache(maxsize=4)
+def _publisher(layer) -> _Publisher | None:
+    """The publisher for the `board` layer, or None where its pushes go through group_send (the
+    in-memory or core layers, or hosts given other than by address, such as a Sentinel)."""
+    from django.conf import settings
+
+    if not isinstance(layer, RedisPubSubChannelLayer) or BOARD_LAYER not in settings.CHANNEL_LAYERS:
+        return None
+    config = settings.CHANNEL_LAYERS[BOARD_LAYER].get("CONFIG", {})
+    hosts = decode_hosts(config.get("hosts"))
+    if not all("address" in h for h in hosts):
+        return None
+    return _Publisher(hosts, config.get("prefix", "asgi"))
 
 
 def _shared_layer():

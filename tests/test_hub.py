@@ -560,3 +560,34 @@ def test_it_takes_board_pushes_from_the_board_layer_and_the_rest_from_the_defaul
             await pushes.flush()
 
     async_to_sync(run)()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="set JOURNEYMAP_TEST_REDIS_URL to run the Redis layer tests")
+def test_it_publishes_a_board_push_from_the_committing_thread_for_the_board_layers_readers(settings):
+    """A board push is published to Redis from the request's own thread, not through the event
+    loop; every process reads it with channels-redis's pub/sub layer, so it must arrive there as
+    that layer's own group_send would have sent it."""
+    prefix = f"jm-test-{uuid.uuid4().hex}"
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
+        "board": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
+    }
+    board = 10_000_000 + uuid.uuid4().int % 1_000_000
+
+    async def run():
+        pushes = get_channel_layer(events.BOARD_LAYER)
+        assert events._publisher(pushes) is not None
+        reader = await pushes.new_channel()
+        await pushes.group_add(events.group_name(board), reader)
+        try:
+            await asyncio.to_thread(events.broadcast, board, 7, "<p>a client left without a word</p>")
+            message = await asyncio.wait_for(pushes.receive(reader), 5)
+            assert message == {
+                "type": events.PUSH_TYPE, "scenario": board, "seq": 7,
+                "html": "<p>a client left without a word</p>", "origin": events.ORIGIN,
+            }
+        finally:
+            await pushes.flush()
+            await get_channel_layer().flush()
+
+    async_to_sync(run)()

@@ -120,6 +120,14 @@ if os.environ.get("DATABASE_URL"):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, DB_POOL_SIZE), "max_size": DB_POOL_SIZE, "timeout": 10,
         }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
+        # Statements sent with their parameters apart (server-side binding), and prepared on a
+        # connection once they have run there five times: PostgreSQL then stops planning them
+        # again. A board's note read, a join of seven tables, took 1.0 ms to plan and 0.1 ms to
+        # run. Django sends the values inside the SQL text and prepares nothing unless asked.
+        # DB_PREPARED_STATEMENTS=0 turns it off, for a pooler in transaction mode that cannot
+        # keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 else:
     DATABASES = {
         "default": {

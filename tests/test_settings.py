@@ -6,6 +6,7 @@ Settings are read once per process, so each environment is tried in a fresh `man
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "journeymap.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://journeymap.example.com",
 }
+TEST_DATABASE_URL = os.environ.get("JOURNEYMAP_TEST_DATABASE_URL", "")
 PRINT_SETTINGS = (
     "import json; from django.conf import settings; "
     "db = settings.DATABASES['default']; layer = settings.CHANNEL_LAYERS['default']; "
@@ -30,7 +32,8 @@ PRINT_SETTINGS = (
     "'board_layer': settings.CHANNEL_LAYERS.get('board', {}).get('BACKEND'), "
     "'cache': settings.CACHES['default']['BACKEND'], "
     "'cache_options': settings.CACHES['default'].get('OPTIONS', {}), "
-    "'ratelimit_fail_open': settings.RATELIMIT_FAIL_OPEN}))"
+    "'ratelimit_fail_open': settings.RATELIMIT_FAIL_OPEN, "
+    "'db_options': {k: v for k, v in db.get('OPTIONS', {}).items() if k != 'pool'}}))"
 )
 
 
@@ -95,6 +98,36 @@ def test_it_uses_postgresql_with_database_url() -> None:
         "journeymap", "db.internal", 5433, "journeymap"
     )
     assert found["atomic_requests"] is False
+    assert found["db_options"] == {"server_side_binding": True, "prepare_threshold": 5}
+
+
+def test_it_sends_postgresql_statements_unprepared_when_asked() -> None:
+    found = settings_under(DATABASE_URL="postgres://journeymap@db.internal/journeymap", DB_PREPARED_STATEMENTS="0")
+    assert found["db_options"] == {}
+
+
+@pytest.mark.scaleout
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="set JOURNEYMAP_TEST_DATABASE_URL to run the PostgreSQL tests")
+def test_it_prepares_a_statement_on_postgresql_after_five_runs() -> None:
+    """A prepared statement is planned once, not at each run. A statement is prepared on its
+    connection when it runs for the sixth time: the server's own list of the connection's
+    prepared statements shows it from then on, not before."""
+    script = (
+        "from django.db import connection\n"
+        "def prepared():\n"
+        "    with connection.cursor() as c:\n"
+        "        c.execute('SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s', ['%pg_class%relname%'])\n"
+        "        return c.fetchone()[0]\n"
+        "counts = []\n"
+        "for run in range(7):\n"
+        "    with connection.cursor() as c:\n"
+        "        c.execute('SELECT oid FROM pg_class WHERE relname = %s', ['pg_class'])\n"
+        "    counts.append(prepared())\n"
+        "print(counts)\n"
+    )
+    result = manage("shell", "-c", script, DEBUG="1", DATABASE_URL=TEST_DATABASE_URL)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 0, 0, 0, 1, 1]"
 
 
 def test_it_uses_redis_for_the_channel_layer_with_redis_url() -> None:

@@ -393,6 +393,15 @@ def test_it_takes_the_board_layer_channel_out_of_the_groups_when_the_default_lay
 REDIS_URL = os.environ.get("JOURNEYMAP_TEST_REDIS_URL", "")
 
 
+def scale_out_layers() -> dict:
+    """The channel layers as scale-out sets them up, on a prefix of the test's own."""
+    prefix = f"jm-test-{uuid.uuid4().hex}"
+    return {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
+        "board": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
+    }
+
+
 class SlowToLeave(RedisPubSubChannelLayer):
     """The real Redis layer, whose group_discard waits until the test lets it go on."""
 
@@ -534,11 +543,7 @@ def test_it_sends_a_push_that_redis_did_not_bring_from_the_database(board, parti
 def test_it_takes_board_pushes_from_the_board_layer_and_the_rest_from_the_default_one(settings):
     """As scale-out is set up: board pushes over Redis pub/sub (the `board` layer), everything else
     over channels-redis's core layer, whose failure tells the hub that Redis went away."""
-    prefix = f"jm-test-{uuid.uuid4().hex}"
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
-        "board": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
-    }
+    settings.CHANNEL_LAYERS = scale_out_layers()
     board = 10_000_000 + uuid.uuid4().int % 1_000_000
 
     async def run():
@@ -567,11 +572,7 @@ def test_it_publishes_a_board_push_from_the_committing_thread_for_the_board_laye
     """A board push is published to Redis from the request's own thread, not through the event
     loop; every process reads it with channels-redis's pub/sub layer, so it must arrive there as
     that layer's own group_send would have sent it."""
-    prefix = f"jm-test-{uuid.uuid4().hex}"
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
-        "board": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}},
-    }
+    settings.CHANNEL_LAYERS = scale_out_layers()
     board = 10_000_000 + uuid.uuid4().int % 1_000_000
 
     async def run():

@@ -305,18 +305,18 @@ def broadcast(scenario_id: int, seq: int, html: str) -> None:
     is safe in the database: the failure is logged, and clients catch up by seq when their sockets
     come back, rather than failing the request that made the change."""
     message = {"type": PUSH_TYPE, "scenario": scenario_id, "seq": seq, "html": html, "origin": ORIGIN}
-    layer = _push_layer()
+    group, layer = group_name(scenario_id), _push_layer()
     publisher = _publisher(layer) if layer is not None else None
     if publisher is not None:
         # Published before this process's own sockets are handed the push: once they are, the
         # event loop sending to them would hold up this thread, and the other processes' sockets.
         try:
-            publisher.publish(group_name(scenario_id), layer.serialize(message))
+            publisher.publish(group, layer.serialize(message))
         except Exception:  # noqa: BLE001 - as in _group_send: the database already has the change
-            logger.exception("Could not push to %s; clients will catch up when they reconnect", group_name(scenario_id))
+            logger.exception("Could not push to %s; clients will catch up when they reconnect", group)
     _offer_locally(scenario_id, message)
     if layer is not None and publisher is None:
-        _group_send(group_name(scenario_id), message, layer=layer)
+        _group_send(group, message, layer=layer)
 
 
 class _Publisher:
